@@ -1,0 +1,58 @@
+"""bayesmix: Bayesian multilevel models from lme4 formulas."""
+
+from . import datasets
+from .api import fit
+from .design import Design, build_design
+from .errors import (
+    BayesmixError,
+    DataError,
+    FamilyError,
+    FormulaError,
+    OptionsError,
+    PriorError,
+)
+from .families import Family, get_family
+from .results import Fit, compare
+from .spec import (
+    LKJ,
+    Exponential,
+    Flat,
+    Gamma,
+    HalfNormal,
+    HalfStudentT,
+    LogNormal,
+    ModelSpec,
+    Normal,
+    StudentT,
+    model_spec,
+)
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "fit",
+    "build_design",
+    "model_spec",
+    "ModelSpec",
+    "Fit",
+    "compare",
+    "Normal",
+    "StudentT",
+    "HalfNormal",
+    "HalfStudentT",
+    "Exponential",
+    "Gamma",
+    "LogNormal",
+    "LKJ",
+    "Flat",
+    "Design",
+    "datasets",
+    "Family",
+    "get_family",
+    "BayesmixError",
+    "DataError",
+    "FamilyError",
+    "FormulaError",
+    "OptionsError",
+    "PriorError",
+]

@@ -1,0 +1,102 @@
+"""One registry of backends, one protocol, one return type.
+
+A backend is a :class:`Backend` value exported as ``BACKEND`` by its package. Packages are
+imported on first use, so ``import bayesmix`` does not pay for PyMC or numba compilation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import OptionsError, PriorError
+from ..spec import ModelSpec, Prior
+
+__all__ = ["Backend", "get_backend", "backend_names", "make_options", "check_priors"]
+
+_MODULES = {
+    "laplace": "bayesmix.backends.laplace",
+    "nuts": "bayesmix.backends.nuts",
+    "map": "bayesmix.backends.map",
+}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A fitting method.
+
+    Attributes
+    ----------
+    name : str
+    options : type
+        Frozen dataclass of the backend's options with their defaults; its ``__post_init__``
+        validates values.
+    fit : callable (ModelSpec, options) → Fit
+    honours : callable (kind, Prior) → bool
+        Whether the backend can use this prior on a parameter of this kind ("fixed",
+        "intercept", "sd", "cor", "sigma", "cutpoints").
+    default_priors : {"default", "flat"}
+        What ``priors=None`` means for this backend.
+    description : str
+    """
+
+    name: str
+    options: type
+    fit: Callable[..., Any]
+    honours: Callable[[str, Prior], bool]
+    default_priors: str = "default"
+    description: str = ""
+
+
+def backend_names() -> list[str]:
+    return list(_MODULES)
+
+
+def get_backend(name: str) -> Backend:
+    """The backend registered under ``name``."""
+    if name not in _MODULES:
+        raise OptionsError(
+            f"unknown backend {name!r}; available backends: {', '.join(_MODULES)}"
+        )
+    return importlib.import_module(_MODULES[name]).BACKEND
+
+
+def make_options(backend: Backend, **kwargs):
+    """The backend's options object from keywords; unknown keywords raise OptionsError."""
+    valid = [f.name for f in dataclasses.fields(backend.options)]
+    unknown = [k for k in kwargs if k not in valid]
+    if unknown:
+        raise OptionsError(
+            f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"for backend {backend.name!r}; valid options: {', '.join(valid)}"
+        )
+    return backend.options(**kwargs)
+
+
+def check_priors(spec: ModelSpec, backend: Backend) -> None:
+    """Raise PriorError if the backend cannot honour one of the spec's priors."""
+    from ..spec.modelspec import _kind
+
+    bad = spec.unsupported(backend.honours)
+    if not bad:
+        return
+    lines = []
+    for name in bad:
+        prior = spec.priors[name]
+        able = []
+        for other in _MODULES:
+            if other == backend.name:
+                continue
+            try:
+                if get_backend(other).honours(_kind(name), prior):
+                    able.append(other)
+            except ImportError:
+                continue
+        where = f"backends that can: {', '.join(able)}" if able else "no backend can"
+        lines.append(f"{name}: {prior} ({where})")
+    raise PriorError(
+        f"the {backend.name!r} backend cannot honour these priors:\n  "
+        + "\n  ".join(lines)
+    )

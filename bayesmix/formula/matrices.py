@@ -1,0 +1,218 @@
+"""Model matrices through formulaic, with R's conventions for names and contrasts.
+
+formulaic does the work (parsing, transforms, treatment contrasts with the Categorical's first
+category as reference). This module only adapts it to what lme4 users expect:
+
+- column names as R writes them (``(Intercept)``, ``periodb``, ``x:fa``, ``I(age^2)``);
+- ``^`` inside ``I()`` means a power, as in R (Python would read it as XOR);
+- ordered Categoricals get orthogonal polynomial contrasts (``.L``, ``.Q``, ...) as R's
+  ordered factors do;
+- R's common transforms (``log``, ``exp``, ``sqrt``, ...) and ``np`` resolve by default.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+from formulaic import model_matrix
+from formulaic.errors import FormulaicError
+
+from ..errors import DataError, FormulaError
+
+__all__ = ["ModelColumns", "model_columns", "evaluate", "columns_used", "default_context"]
+
+_IDENT = re.compile(r"`([^`]+)`|([A-Za-z_.][A-Za-z0-9_.]*)")
+
+
+def default_context() -> dict[str, Any]:
+    """Names every formula can use: NumPy and R's elementary transforms."""
+    ctx: dict[str, Any] = {"np": np, "numpy": np}
+    for name in ("log", "log2", "log10", "log1p", "exp", "expm1", "sqrt", "abs", "sin", "cos"):
+        ctx[name] = getattr(np, name)
+    return ctx
+
+
+@dataclass(frozen=True)
+class ModelColumns:
+    """A model matrix with R-style column names and what is needed to rebuild it on new data.
+
+    Attributes
+    ----------
+    values : ndarray, shape (n, k)
+    names : tuple of str
+        R-style column names.
+    term_columns : tuple of (str, tuple of int)
+        For each formula term (in formulaic's order), its label and its column indices.
+    spec : formulaic.ModelSpec
+        Replays the same encoding (levels, stateful transforms such as ``scale``) on new data.
+    """
+
+    values: np.ndarray
+    names: tuple[str, ...]
+    term_columns: tuple[tuple[str, tuple[int, ...]], ...]
+    spec: Any
+
+    def on(self, data: pd.DataFrame, context: Mapping[str, Any] | None = None) -> np.ndarray:
+        """This encoding evaluated on other rows (levels and ``scale`` centres kept)."""
+        try:
+            mm = self.spec.get_model_matrix(data, context=_context(context))
+        except FormulaicError as exc:
+            raise DataError(f"cannot rebuild model columns on new data: {_clean(exc)}") from None
+        return np.asarray(mm, dtype=float)
+
+
+def _context(context: Mapping[str, Any] | None) -> dict[str, Any]:
+    ctx = default_context()
+    if context:
+        ctx.update(context)
+    return ctx
+
+
+def _clean(exc: Exception) -> str:
+    """formulaic's message without its terminal colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*m|⧛|⧚", "", str(exc)).strip()
+
+
+def columns_used(expr: str, data: pd.DataFrame) -> list[str]:
+    """Data columns that an expression refers to (identifiers not followed by a call)."""
+    used = []
+    for m in _IDENT.finditer(expr):
+        name = m.group(1) or m.group(2)
+        after = expr[m.end() :].lstrip()
+        if after.startswith("(") and m.group(2):
+            continue
+        if name in data.columns and name not in used:
+            used.append(name)
+    return used
+
+
+def _r_powers(expr: str) -> str:
+    """``^`` → ``**`` inside ``I(...)``: R's power operator in Python syntax."""
+    out, i = [], 0
+    for m in re.finditer(r"\bI\s*\(", expr):
+        start = m.end()
+        depth, j = 1, start
+        while j < len(expr) and depth:
+            depth += {"(": 1, ")": -1}.get(expr[j], 0)
+            j += 1
+        out.append(expr[i:start])
+        out.append(expr[start:j].replace("^", "**"))
+        i = j
+    out.append(expr[i:])
+    return "".join(out)
+
+
+def _poly_for_ordered(expr: str, data: pd.DataFrame) -> str:
+    """Wrap bare ordered-factor names at the top level in ``C(name, contr.poly)``."""
+    out, i, depth = [], 0, 0
+    for m in _IDENT.finditer(expr):
+        seg = expr[i : m.start()]
+        depth += seg.count("(") - seg.count(")")
+        out.append(seg)
+        name = m.group(1) or m.group(2)
+        column = data[name] if name in data.columns else None
+        is_ordered = (
+            isinstance(getattr(column, "dtype", None), pd.CategoricalDtype)
+            and column.dtype.ordered
+        )
+        if depth == 0 and is_ordered and not expr[m.end() :].lstrip().startswith("("):
+            out.append(f"C({m.group(0)}, contr.poly)")
+        else:
+            out.append(m.group(0))
+        i = m.end()
+    out.append(expr[i:])
+    return "".join(out)
+
+
+_POLY = re.compile(r"C\((`?[^,()]+`?), contr\.poly\)\[(\.[LQC]|\^\d+)\]")
+_LEVEL = re.compile(r"\[(?:T\.)?([^\[\]]*)\]")
+
+
+def r_name(name: str) -> str:
+    """A formulaic column name written as R would write it."""
+    if name == "Intercept":
+        return "(Intercept)"
+    name = _POLY.sub(lambda m: m.group(1).strip("`") + m.group(2), name)
+    name = _LEVEL.sub(lambda m: m.group(1), name)
+    return name.replace(" ** ", "^").replace("**", "^")
+
+
+def model_columns(
+    rhs: str,
+    data: pd.DataFrame,
+    context: Mapping[str, Any] | None = None,
+    *,
+    what: str = "fixed effects",
+) -> ModelColumns:
+    """Evaluate a right-hand side on ``data``.
+
+    Parameters
+    ----------
+    rhs : str
+        Right-hand side such as ``"1 + x*f"`` or ``"0 + Days"``.
+    data : DataFrame
+    context : mapping, optional
+        Extra names for the formula's functions (added to :func:`default_context`).
+    what : str
+        Used in error messages ("fixed effects", "random term (Days | Subject)").
+    """
+    text = _poly_for_ordered(_r_powers(rhs), data)
+    try:
+        mm = model_matrix(text, data, context=_context(context), na_action="ignore")
+    except FormulaicError as exc:
+        raise _as_our_error(exc, rhs, data, what) from None
+    except (TypeError, ValueError, NameError) as exc:
+        raise DataError(f"cannot evaluate the {what} '{rhs}': {exc}") from None
+    values = np.asarray(mm, dtype=float)
+    names = tuple(r_name(c) for c in mm.columns)
+    index = {c: k for k, c in enumerate(mm.columns)}
+    terms = tuple(
+        (str(s.term), tuple(index[c] for c in s.columns)) for s in mm.model_spec.structure
+    )
+    return ModelColumns(values, names, terms, mm.model_spec)
+
+
+def _as_our_error(exc: Exception, rhs: str, data: pd.DataFrame, what: str) -> Exception:
+    msg = _clean(exc)
+    missing = re.search(r"`([^`]+)` is not present in the dataset", msg)
+    if missing:
+        name = missing.group(1)
+        cols = ", ".join(map(str, list(data.columns)[:30]))
+        return DataError(
+            f"column {name!r} used in the {what} '{rhs}' is not in the data; "
+            f"available columns: {cols}"
+        )
+    if "Syntax" in type(exc).__name__ or "Parsing" in type(exc).__name__:
+        return FormulaError(f"cannot parse the {what} '{rhs}': {msg}")
+    return DataError(f"cannot evaluate the {what} '{rhs}': {msg}")
+
+
+def evaluate(expr: str, data: pd.DataFrame, context: Mapping[str, Any] | None = None,
+             *, what: str) -> np.ndarray:
+    """One numeric column from an expression (a column name, ``log(t)``, ``size - incidence``)."""
+    text = expr.strip()
+    if text.strip("`") in data.columns and (text.startswith("`") or _IDENT.fullmatch(text)):
+        return np.asarray(data[text.strip("`")])
+    cols = model_columns(f"0 + I({text})", data, context, what=what)
+    if cols.values.shape[1] != 1:
+        raise DataError(f"the {what} '{expr}' must give one numeric column")
+    return cols.values[:, 0]
+
+
+def formula_terms(rhs: str, data: pd.DataFrame) -> list[str]:
+    """Labels of the terms of a right-hand side, in formulaic's order (``"1"`` = intercept).
+
+    Labels are in formulaic's syntax, so ``model_columns("0 + " + label, data)`` rebuilds a
+    term on its own.
+    """
+    from formulaic import Formula
+
+    text = _poly_for_ordered(_r_powers(rhs), data)
+    try:
+        return [str(term) for term in Formula(text)]
+    except FormulaicError as exc:
+        raise FormulaError(f"cannot parse '{rhs}': {_clean(exc)}") from None

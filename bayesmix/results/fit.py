@@ -1,0 +1,140 @@
+"""The Fit: the one result type of every backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from ..spec import ModelSpec
+from .estimates import Estimates
+from .predict import predict as _predict
+from .tables import fixef_table, ranef_table, varcorr_table
+
+__all__ = ["Fit", "FitInfo"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class FitInfo:
+    """How a fit was obtained.
+
+    Attributes
+    ----------
+    backend : str
+        ``"laplace"``, ``"nuts"`` or ``"map"``.
+    method : str
+        ``"REML"``, ``"ML"``, ``"Laplace"``, ``"nAGQ=0"``, ``"NUTS"``, ``"MAP"``, ...
+    converged : bool
+    iterations : int or None
+        Optimizer iterations / function evaluations, Newton steps, or draws.
+    messages : tuple of str
+        Everything the user should read: convergence problems, singular fits, sampler
+        warnings, each saying what it means and what to try.
+    singular : bool
+        A variance estimate on the boundary (0) or a correlation at ±1.
+    loglik : float or None
+        Log-likelihood at the estimate (for REML fits, the REML log-likelihood, as lme4).
+    df : int or None
+        Number of estimated parameters (for AIC/BIC).
+    timings : mapping str → float
+        Seconds spent per stage (``build``, ``compile``, ``sample``, ``optimize``, ...).
+    extra : mapping
+        Backend-specific details (optimizer name, θ, objective, ...).
+    """
+
+    backend: str
+    method: str
+    converged: bool
+    iterations: int | None = None
+    messages: tuple[str, ...] = ()
+    singular: bool = False
+    loglik: float | None = None
+    df: int | None = None
+    timings: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+    extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, eq=False)
+class Fit:
+    """A fitted model, whatever the backend.
+
+    Attributes
+    ----------
+    spec : ModelSpec
+        Design and priors.
+    idata : arviz.InferenceData
+        Draws with the shared names (:mod:`bayesmix.results.naming`); ``idata.attrs`` says
+        which backend produced them and whether they are approximate.
+    info : FitInfo
+    estimates : Estimates or None
+        Point estimates at the mode (laplace, map); None for sampled fits.
+    """
+
+    spec: ModelSpec
+    idata: az.InferenceData
+    info: FitInfo
+    estimates: Estimates | None = None
+
+    @property
+    def design(self):
+        return self.spec.design
+
+    @property
+    def backend(self) -> str:
+        return self.info.backend
+
+    @property
+    def loglik(self) -> float | None:
+        """Log-likelihood at the estimate (REML log-likelihood for REML fits)."""
+        return self.info.loglik
+
+    @property
+    def converged(self) -> bool:
+        return self.info.converged
+
+    @property
+    def aic(self) -> float | None:
+        if self.loglik is None or self.info.df is None:
+            return None
+        return -2 * self.loglik + 2 * self.info.df
+
+    @property
+    def bic(self) -> float | None:
+        if self.loglik is None or self.info.df is None:
+            return None
+        return -2 * self.loglik + np.log(self.design.n) * self.info.df
+
+    def fixef(self) -> pd.DataFrame:
+        """Fixed effects: ``estimate``, ``std_error`` (and HDI, ESS, r_hat for draws)."""
+        return fixef_table(self)
+
+    def varcorr(self) -> pd.DataFrame:
+        """SDs, correlations and σ: columns ``group``, ``term``, ``term2``, ``kind``,
+        ``estimate``, ``std_error`` (and HDI, ESS, r_hat for draws)."""
+        return varcorr_table(self)
+
+    def ranef(self) -> pd.DataFrame:
+        """Random effects b per group, level and term, with their conditional SDs."""
+        return ranef_table(self)
+
+    def predict(self, newdata: pd.DataFrame | None = None, **kwargs):
+        """Predictions; see :func:`bayesmix.results.predict.predict`."""
+        return _predict(self, newdata, **kwargs)
+
+    def summary(self) -> str:
+        """A printable report in lme4's spirit."""
+        from .report import report
+
+        return report(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Fit {self.design.formula!r} [{self.design.family.name}] backend="
+            f"{self.backend} method={self.info.method} converged={self.converged}>"
+        )

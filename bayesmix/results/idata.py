@@ -1,0 +1,94 @@
+"""Assemble every backend's output into one InferenceData layout.
+
+Backends hand over plain arrays of draws with shape (chain, draw, ...); this module attaches
+the shared dims and coords of :mod:`bayesmix.results.naming`, the observed and constant data,
+and the attrs that record how the draws were obtained.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping
+
+import arviz as az
+import numpy as np
+
+from ..spec import ModelSpec
+from . import naming
+
+__all__ = ["make_idata"]
+
+
+def make_idata(
+    spec: ModelSpec,
+    posterior: Mapping[str, np.ndarray],
+    *,
+    backend: str,
+    approximation: str,
+    log_likelihood: Mapping[str, np.ndarray] | None = None,
+    sample_stats: Mapping[str, np.ndarray] | None = None,
+    extra_dims: Mapping[str, list[str]] | None = None,
+    extra_coords: Mapping[str, object] | None = None,
+    attrs: Mapping[str, object] | None = None,
+) -> az.InferenceData:
+    """InferenceData with the shared names.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    posterior : mapping name → array (chain, draw, ...)
+        Must use the shared names for the shared quantities (``beta``, ``sd_<label>``, ...);
+        backend-specific variables are allowed with ``extra_dims``.
+    backend : str
+        ``"nuts"``, ``"laplace"``, ``"map"``.
+    approximation : str
+        How the draws represent the posterior, e.g. ``"exact (MCMC)"`` or
+        ``"Gaussian at the mode"``; stored in attrs so approximate results are labelled.
+    log_likelihood : mapping, optional
+        Pointwise log-likelihood ``{"y": (chain, draw, n)}``.
+    sample_stats : mapping, optional
+    extra_dims, extra_coords : optional
+        Dims and coords of backend-specific variables.
+    attrs : mapping, optional
+        Further attrs (JSON-serialisable values).
+    """
+    design = spec.design
+    dims = naming.dims(design)
+    coords = naming.coords(design)
+    if extra_dims:
+        dims.update(extra_dims)
+    if extra_coords:
+        coords.update(extra_coords)
+    constant = {"X": design.X}
+    dims["X"] = [naming.OBS, naming.COEF]
+    for name, arr in (("trials", design.trials), ("offset", design.offset),
+                      ("weights", design.weights)):
+        if arr is not None:
+            constant[name] = arr
+            dims[name] = [naming.OBS]
+    for t in design.terms:
+        constant[f"{t.label}_code"] = t.codes
+        dims[f"{t.label}_code"] = [naming.OBS]
+    info = {
+        "inference_library": "bayesmix",
+        "backend": backend,
+        "approximation": approximation,
+        "formula": design.formula,
+        "family": design.family.name,
+        "link": design.family.link.name,
+        "priors": json.dumps(spec.describe()),
+    }
+    if attrs:
+        info.update({k: v if isinstance(v, (str, int, float)) else json.dumps(v, default=str)
+                     for k, v in attrs.items()})
+    idata = az.from_dict(
+        posterior=dict(posterior),
+        log_likelihood=dict(log_likelihood) if log_likelihood else None,
+        sample_stats=dict(sample_stats) if sample_stats else None,
+        observed_data={naming.Y: design.y},
+        constant_data=constant,
+        coords=coords,
+        dims=dims,
+        attrs=info,
+    )
+    return idata

@@ -1,0 +1,142 @@
+"""Summary tables of a Fit: fixed effects, variance components, random effects.
+
+Mode-based fits (laplace, map) report their estimates and standard errors; sampled fits (nuts)
+report posterior means and SDs with a 94% HDI and the convergence diagnostics of ArviZ. The
+columns ``estimate`` and ``std_error`` exist for every backend, so tables line up side by side.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from . import naming
+
+if TYPE_CHECKING:
+    from .fit import Fit
+
+__all__ = ["fixef_table", "varcorr_table", "ranef_table"]
+
+HDI_PROB = 0.94
+_POSTERIOR_COLS = {
+    "mean": "estimate",
+    "sd": "std_error",
+    "hdi_3%": "hdi_3%",
+    "hdi_97%": "hdi_97%",
+    "ess_bulk": "ess_bulk",
+    "ess_tail": "ess_tail",
+    "r_hat": "r_hat",
+}
+
+
+def _posterior_summary(fit: Fit, var: str) -> pd.DataFrame:
+    """az.summary of one variable, columns renamed, in the variable's flattened C order."""
+    table = az.summary(fit.idata, var_names=[var], hdi_prob=HDI_PROB, kind="all")
+    return table[list(_POSTERIOR_COLS)].rename(columns=_POSTERIOR_COLS)
+
+
+def fixef_table(fit: Fit) -> pd.DataFrame:
+    """One row per fixed effect, indexed by coefficient name."""
+    design = fit.design
+    if fit.estimates is not None:
+        est = fit.estimates
+        se = est.beta_se
+        table = pd.DataFrame({"estimate": est.beta}, index=pd.Index(design.x_names, name="coef"))
+        if se is not None:
+            table["std_error"] = se
+            with np.errstate(divide="ignore", invalid="ignore"):
+                table["statistic"] = est.beta / se
+        else:
+            table["std_error"] = np.nan
+        return table
+    table = _posterior_summary(fit, naming.BETA)
+    table.index = pd.Index(design.x_names, name="coef")
+    return table
+
+
+def _sd_rows(fit: Fit):
+    design = fit.design
+    rows = []
+    if fit.estimates is not None:
+        for t, te in zip(design.terms, fit.estimates.terms):
+            for c, col in enumerate(t.columns):
+                se = te.sd_se[c] if te.sd_se is not None else np.nan
+                rows.append((t.label, col, None, "sd", te.sd[c], se))
+            if t.correlated and te.cor is not None:
+                for c in range(t.r):
+                    for a in range(c + 1, t.r):
+                        se = te.cor_se[a, c] if te.cor_se is not None else np.nan
+                        rows.append(
+                            (t.label, t.columns[a], t.columns[c], "cor", te.cor[a, c], se)
+                        )
+        if design.family.has_sigma and fit.estimates.sigma is not None:
+            rows.append(("Residual", None, None, "sigma", fit.estimates.sigma, np.nan))
+        return pd.DataFrame(
+            rows, columns=["group", "term", "term2", "kind", "estimate", "std_error"]
+        )
+
+    parts = []
+    for t in design.terms:
+        sd = _posterior_summary(fit, naming.sd_var(t.label))
+        parts.append(sd.assign(group=t.label, term=list(t.columns), term2=None, kind="sd"))
+        if t.correlated:
+            cor = _posterior_summary(fit, naming.cor_var(t.label))
+            pairs = [(a, c) for c in range(t.r) for a in range(c + 1, t.r)]
+            cor = cor.iloc[[a * t.r + c for a, c in pairs]]
+            parts.append(cor.assign(
+                group=t.label,
+                term=[t.columns[a] for a, _ in pairs],
+                term2=[t.columns[c] for _, c in pairs],
+                kind="cor",
+            ))
+    if design.family.has_sigma:
+        sig = _posterior_summary(fit, naming.SIGMA)
+        parts.append(sig.assign(group="Residual", term=None, term2=None, kind="sigma"))
+    table = pd.concat(parts, ignore_index=True)
+    meta = ["group", "term", "term2", "kind"]
+    return table[meta + [c for c in table.columns if c not in meta]]
+
+
+def varcorr_table(fit: Fit) -> pd.DataFrame:
+    """One row per random-effect SD, per correlation, and the residual SD.
+
+    Columns ``group`` (the term label, lme4's VarCorr group), ``term``, ``term2`` (the second
+    term of a correlation), ``kind`` ∈ {"sd", "cor", "sigma"}, ``estimate``, ``std_error``
+    and, for sampled fits, HDI and diagnostics.
+    """
+    table = _sd_rows(fit)
+    table["term2"] = table["term2"].astype(object)
+    return table.reset_index(drop=True)
+
+
+def ranef_table(fit: Fit) -> pd.DataFrame:
+    """Random effects b in long form: ``group``, ``level``, ``term``, ``estimate``,
+    ``std_error`` (conditional SD at the mode, or posterior SD)."""
+    design = fit.design
+    parts = []
+    for k, t in enumerate(design.terms):
+        levels = np.repeat(np.asarray(t.levels.astype(str)), t.r)
+        terms = np.tile(np.array(t.columns, dtype=object), t.m)
+        if fit.estimates is not None:
+            te = fit.estimates.terms[k]
+            est = te.b.reshape(-1)
+            se = te.b_sd.reshape(-1) if te.b_sd is not None else np.full(t.q, np.nan)
+            extra = {}
+        else:
+            draws = fit.idata.posterior[naming.b_var(t.label)].values
+            flat = draws.reshape(-1, t.q)
+            est, se = flat.mean(axis=0), flat.std(axis=0, ddof=1)
+            lo, hi = np.quantile(flat, [0.03, 0.97], axis=0)
+            extra = {"q3%": lo, "q97%": hi}
+        parts.append(
+            pd.DataFrame(
+                {"group": t.label, "level": levels, "term": terms, "estimate": est,
+                 "std_error": se, **extra}
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=["group", "level", "term", "estimate", "std_error"])
+    return pd.concat(parts, ignore_index=True)

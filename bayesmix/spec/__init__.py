@@ -1,0 +1,35 @@
+"""Model specification: a Design plus declarative priors."""
+
+from .defaults import default_priors, response_scale
+from .modelspec import ROLES, ModelSpec, model_spec, parameter_names
+from .priors import (
+    LKJ,
+    Exponential,
+    Flat,
+    Gamma,
+    HalfNormal,
+    HalfStudentT,
+    LogNormal,
+    Normal,
+    Prior,
+    StudentT,
+)
+
+__all__ = [
+    "ModelSpec",
+    "model_spec",
+    "parameter_names",
+    "default_priors",
+    "response_scale",
+    "ROLES",
+    "Prior",
+    "Normal",
+    "StudentT",
+    "HalfNormal",
+    "HalfStudentT",
+    "Exponential",
+    "Gamma",
+    "LogNormal",
+    "LKJ",
+    "Flat",
+]
