@@ -26,7 +26,6 @@ class Grouping:
 
 
 def _single(column: pd.Series) -> Grouping:
-    values = column.array
     if isinstance(column.dtype, pd.CategoricalDtype):
         codes = np.asarray(column.cat.codes, dtype=np.int64)
         used = np.bincount(codes, minlength=len(column.cat.categories)) > 0
@@ -36,7 +35,7 @@ def _single(column: pd.Series) -> Grouping:
         return Grouping(
             remap[codes].astype(np.int32), pd.Index(column.cat.categories[used])
         )
-    codes, uniques = pd.factorize(values, sort=True)
+    codes, uniques = pd.factorize(column, sort=True)
     return Grouping(codes.astype(np.int32), pd.Index(uniques))
 
 
