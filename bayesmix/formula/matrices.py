@@ -162,7 +162,10 @@ def model_columns(
     """
     text = _poly_for_ordered(_r_powers(rhs), data)
     try:
-        mm = model_matrix(text, data, context=_context(context), na_action="ignore")
+        # Non-finite results (log of 0, ...) are reported by the design builder, which names
+        # the column; NumPy's own RuntimeWarning would only add noise.
+        with np.errstate(all="ignore"):
+            mm = model_matrix(text, data, context=_context(context), na_action="ignore")
     except FormulaicError as exc:
         raise _as_our_error(exc, rhs, data, what) from None
     except (TypeError, ValueError, NameError) as exc:
@@ -178,7 +181,9 @@ def model_columns(
 
 def _as_our_error(exc: Exception, rhs: str, data: pd.DataFrame, what: str) -> Exception:
     msg = _clean(exc)
-    missing = re.search(r"`([^`]+)` is not present in the dataset", msg)
+    missing = re.search(r"`([^`]+)` is not present in the dataset", msg) or re.search(
+        r"name '([^']+)' is not defined", msg
+    )
     if missing:
         name = missing.group(1)
         cols = ", ".join(map(str, list(data.columns)[:30]))
@@ -192,11 +197,20 @@ def _as_our_error(exc: Exception, rhs: str, data: pd.DataFrame, what: str) -> Ex
 
 
 def evaluate(expr: str, data: pd.DataFrame, context: Mapping[str, Any] | None = None,
-             *, what: str) -> np.ndarray:
-    """One numeric column from an expression (a column name, ``log(t)``, ``size - incidence``)."""
+             *, what: str):
+    """One column from an expression: a column name gives the column itself (a pandas Series,
+    dtype kept, so a Categorical response keeps its level order); an expression such as
+    ``log(t)`` or ``size - incidence`` gives a float array."""
     text = expr.strip()
-    if text.strip("`") in data.columns and (text.startswith("`") or _IDENT.fullmatch(text)):
-        return np.asarray(data[text.strip("`")])
+    if text.startswith("`") or _IDENT.fullmatch(text):
+        name = text.strip("`")
+        if name in data.columns:
+            return data[name]
+        if not (context and name in context):
+            raise DataError(
+                f"column {name!r} used as the {what} is not in the data; available columns: "
+                + ", ".join(map(str, list(data.columns)[:30]))
+            )
     cols = model_columns(f"0 + I({text})", data, context, what=what)
     if cols.values.shape[1] != 1:
         raise DataError(f"the {what} '{expr}' must give one numeric column")
