@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
@@ -14,6 +13,9 @@ from ..spec import ModelSpec
 from .estimates import Estimates
 from .predict import predict as _predict
 from .tables import fixef_table, ranef_table, varcorr_table
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = ["Fit", "FitInfo"]
 

@@ -8,13 +8,15 @@ and the attrs that record how the draws were obtained.
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-import arviz as az
 import numpy as np
 
 from ..spec import ModelSpec
 from . import naming
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = ["make_idata"]
 
@@ -52,6 +54,8 @@ def make_idata(
     attrs : mapping, optional
         Further attrs (JSON-serialisable values).
     """
+    import arviz as az
+
     design = spec.design
     dims = naming.dims(design)
     coords = naming.coords(design)

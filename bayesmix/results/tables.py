@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
@@ -34,6 +33,8 @@ _POSTERIOR_COLS = {
 
 def _posterior_summary(fit: Fit, var: str) -> pd.DataFrame:
     """az.summary of one variable, columns renamed, in the variable's flattened C order."""
+    import arviz as az
+
     table = az.summary(fit.idata, var_names=[var], hdi_prob=HDI_PROB, kind="all")
     return table[list(_POSTERIOR_COLS)].rename(columns=_POSTERIOR_COLS)
 

@@ -1,0 +1,178 @@
+"""numba kernels of the blocked Cholesky factorization (see :mod:`bayesmix.linalg.blocked`).
+
+Notation: the first random term has m₁ levels with r₁ columns each (the block-diagonal part D),
+the remaining q₂ columns form the dense trailing block C, and B couples them. For level j of the
+first term, B's nonzero columns are ``bcols[bptr[j]:bptr[j+1]]`` and ``bval[pos, a]`` is the entry
+of column ``bcols[pos]`` in row a of the level's block. Each data row i holds ``width`` entries
+of ZΛ: the first r₁ belong to the first term, the others sit in columns ``rest[i, e]`` of the
+trailing block, and ``bpos[i, e]`` is where they land in B.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "accumulate",
+    "factor_levels",
+    "solve_half",
+    "solve_half_t",
+    "diag_blocks_first",
+]
+
+
+@njit(cache=True, nogil=True)
+def accumulate(data, width, r1, codes1, rest, bpos, w, D, bval, C):
+    """D, B and C of ΛᵀZᵀWZΛ from the rows of ZΛ (lower triangles of D and C only).
+
+    The arrays are zeroed here, so the kernel computes the full crossproduct in one pass.
+    """
+    n = codes1.shape[0]
+    w2 = width - r1
+    D[:] = 0.0
+    bval[:] = 0.0
+    C[:, :] = 0.0
+    for i in range(n):
+        wi = 1.0 if w.shape[0] == 0 else w[i]
+        base = i * width
+        j = codes1[i]
+        for a in range(r1):
+            va = data[base + a] * wi
+            for b in range(a + 1):
+                D[j, a, b] += va * data[base + b]
+            for e in range(w2):
+                bval[bpos[i, e], a] += va * data[base + r1 + e]
+        for e in range(w2):
+            ve = data[base + r1 + e] * wi
+            ce = rest[i, e]
+            for f in range(e + 1):
+                cf = rest[i, f]
+                v = ve * data[base + r1 + f]
+                if ce >= cf:
+                    C[ce, cf] += v
+                else:
+                    C[cf, ce] += v
+
+
+@njit(cache=True, nogil=True)
+def factor_levels(D, bptr, bcols, bval, Ld, G, S):
+    """Cholesky factors of the diagonal blocks D_j + I, G = L_D⁻¹B, and S −= GᵀG.
+
+    ``S`` (q₂ × q₂, lower triangle used) must hold C + I on entry; on exit it holds the Schur
+    complement C + I − Bᵀ(D + I)⁻¹B. Returns log|D + I|.
+    """
+    m1, r1, _ = D.shape
+    logdet = 0.0
+    for j in range(m1):
+        # Cholesky of the r₁ × r₁ block D_j + I (lower triangle of D holds the values).
+        for c in range(r1):
+            s = D[j, c, c] + 1.0
+            for k in range(c):
+                s -= Ld[j, c, k] * Ld[j, c, k]
+            d = np.sqrt(s)
+            Ld[j, c, c] = d
+            logdet += 2.0 * np.log(d)
+            for a in range(c + 1, r1):
+                t = D[j, a, c]
+                for k in range(c):
+                    t -= Ld[j, a, k] * Ld[j, c, k]
+                Ld[j, a, c] = t / d
+            for a in range(c):
+                Ld[j, a, c] = 0.0
+        # G rows of this level: solve L_j g = b for every coupled column.
+        start, stop = bptr[j], bptr[j + 1]
+        for pos in range(start, stop):
+            for a in range(r1):
+                t = bval[pos, a]
+                for k in range(a):
+                    t -= Ld[j, a, k] * G[pos, k]
+                G[pos, a] = t / Ld[j, a, a]
+        # Rank-r₁ update of the trailing block: S −= G_jᵀ G_j on the coupled columns.
+        for p1 in range(start, stop):
+            c1 = bcols[p1]
+            for p2 in range(start, p1 + 1):
+                c2 = bcols[p2]
+                t = 0.0
+                for a in range(r1):
+                    t += G[p1, a] * G[p2, a]
+                S[c1, c2] -= t
+    return logdet
+
+
+@njit(cache=True, nogil=True)
+def solve_half(Ld, bptr, bcols, G, b1, b2):
+    """First stage of L⁻¹b: b1 ← L_D⁻¹ b1 per level, b2 ← b2 − Gᵀ b1 (in place).
+
+    ``b1`` has shape (m₁, r₁, k) and ``b2`` (q₂, k) for k right-hand sides.
+    """
+    m1, r1, _ = Ld.shape
+    k = b1.shape[2]
+    for j in range(m1):
+        for col in range(k):
+            for a in range(r1):
+                t = b1[j, a, col]
+                for c in range(a):
+                    t -= Ld[j, a, c] * b1[j, c, col]
+                b1[j, a, col] = t / Ld[j, a, a]
+        for pos in range(bptr[j], bptr[j + 1]):
+            c2 = bcols[pos]
+            for col in range(k):
+                t = 0.0
+                for a in range(r1):
+                    t += G[pos, a] * b1[j, a, col]
+                b2[c2, col] -= t
+
+
+@njit(cache=True, nogil=True)
+def solve_half_t(Ld, bptr, bcols, G, y1, x2):
+    """Last stage of L⁻ᵀy: y1 ← L_D⁻ᵀ (y1 − G x2) per level (in place)."""
+    m1, r1, _ = Ld.shape
+    k = y1.shape[2]
+    for j in range(m1):
+        for pos in range(bptr[j], bptr[j + 1]):
+            c2 = bcols[pos]
+            for col in range(k):
+                v = x2[c2, col]
+                for a in range(r1):
+                    y1[j, a, col] -= G[pos, a] * v
+        for col in range(k):
+            for a in range(r1 - 1, -1, -1):
+                t = y1[j, a, col]
+                for c in range(a + 1, r1):
+                    t -= Ld[j, c, a] * y1[j, c, col]
+                y1[j, a, col] = t / Ld[j, a, a]
+
+
+@njit(cache=True, nogil=True)
+def diag_blocks_first(Ld, bptr, bcols, G, Sinv, out):
+    """Diagonal blocks of A⁻¹ for the first term: L_j⁻ᵀ (I + G_j S⁻¹ G_jᵀ) L_j⁻¹."""
+    m1, r1, _ = Ld.shape
+    M = np.empty((r1, r1))
+    X = np.empty((r1, r1))
+    for j in range(m1):
+        for a in range(r1):
+            for b in range(r1):
+                M[a, b] = 1.0 if a == b else 0.0
+        start, stop = bptr[j], bptr[j + 1]
+        for p1 in range(start, stop):
+            c1 = bcols[p1]
+            for p2 in range(start, stop):
+                v = Sinv[c1, bcols[p2]]
+                for a in range(r1):
+                    ga = G[p1, a] * v
+                    for b in range(r1):
+                        M[a, b] += ga * G[p2, b]
+        # X = L_j⁻ᵀ M, then out = X L_j⁻¹ (= (L_j⁻ᵀ Xᵀ)ᵀ since the result is symmetric).
+        for b in range(r1):
+            for a in range(r1 - 1, -1, -1):
+                t = M[a, b]
+                for c in range(a + 1, r1):
+                    t -= Ld[j, c, a] * X[c, b]
+                X[a, b] = t / Ld[j, a, a]
+        for a in range(r1):
+            for b in range(r1 - 1, -1, -1):
+                t = X[a, b]
+                for c in range(b + 1, r1):
+                    t -= Ld[j, c, b] * out[j, a, c]
+                out[j, a, b] = t / Ld[j, b, b]
