@@ -1,7 +1,7 @@
 """The design builder against the matrices lme4 itself builds.
 
 Two sources of truth, both produced by lme4 1.1-31:
-- ``../shared/reference/structure/*.json``: classic data sets (sleepstudy, Penicillin, Pastes,
+- ``tests/reference/shared/structure/*.json`` (the team's ``../shared/reference``): classic data sets (sleepstudy, Penicillin, Pastes,
   cbpp), with lme4's Zt and Lambdat at its fitted θ;
 - ``tests/reference/design_cases.json`` (from ``tests/reference/design_cases.R``): one small
   synthetic data set and one formula per syntax item, with lme4's X, Zt, Lambdat at a fixed
@@ -24,8 +24,10 @@ import scipy.sparse as sp
 
 import bayesmix as bm
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "structure"
-HERE = Path(__file__).resolve().parent / "reference"
+from conftest import REFERENCE as HERE
+from conftest import SHARED_REFERENCE
+
+SHARED = SHARED_REFERENCE / "structure"
 
 
 def _sparse(trip) -> sp.csc_matrix:
@@ -62,6 +64,7 @@ def _assert_same_structure(design, ref, theta):
 
 
 STRUCTURE_CASES = sorted(p.stem for p in SHARED.glob("*.json"))
+assert STRUCTURE_CASES, f"no structure references in {SHARED}"
 
 
 @pytest.mark.parametrize("case", STRUCTURE_CASES)
