@@ -145,8 +145,9 @@ class BlockedFactor:
     def _split(self, b: np.ndarray):
         p = self.pattern
         k = b.shape[1]
-        b1 = np.ascontiguousarray(b[: p.q1]).reshape(p.m1, p.r1, k)
-        b2 = np.ascontiguousarray(b[p.q1:])
+        # Copies: the kernels work in place and must not touch the caller's array.
+        b1 = np.array(b[: p.q1], dtype=float, order="C").reshape(p.m1, p.r1, k)
+        b2 = np.array(b[p.q1:], dtype=float, order="F")
         return b1, b2
 
     def solve_L(self, b: np.ndarray) -> np.ndarray:

@@ -1,0 +1,143 @@
+"""numba kernels of the PIRLS inner loop: μ, working weights, score and deviance in one pass.
+
+They reproduce :mod:`bayesmix.families` (same clipping of μ inside (0, 1), same μ_η floors,
+R's deviance and log-likelihood constants) for the families the Laplace backend fits; the
+tests compare them with the NumPy family functions. One pass over the rows replaces a dozen
+NumPy temporaries, which dominated the cost of a PIRLS step.
+
+Codes: family 0 = bernoulli/binomial, 1 = poisson; link 0 = logit, 1 = probit, 2 = cloglog,
+3 = log.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["FAMILY_CODES", "LINK_CODES", "working", "loglik_sum", "loglik_const"]
+
+FAMILY_CODES = {"bernoulli": 0, "binomial": 0, "poisson": 1}
+LINK_CODES = {"logit": 0, "probit": 1, "cloglog": 2, "log": 3}
+
+_EPS = np.finfo(float).eps
+_MAX_EXP = 700.0
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@njit(cache=True, inline="always")
+def _mu_and_deriv(link, eta):
+    """(μ, dμ/dη) of one η, clipped as bayesmix.families.links."""
+    if link == 0:
+        if eta >= 0:
+            e = math.exp(-eta)
+            m = 1.0 / (1.0 + e)
+        else:
+            e = math.exp(eta)
+            m = e / (1.0 + e)
+        d = max(m * (1.0 - m), _EPS)
+        return min(max(m, _EPS), 1.0 - _EPS), d
+    if link == 1:
+        m = 0.5 * math.erfc(-eta / math.sqrt(2.0))
+        d = max(math.exp(-0.5 * eta * eta) * _INV_SQRT_2PI, _EPS)
+        return min(max(m, _EPS), 1.0 - _EPS), d
+    if link == 2:
+        e = min(eta, _MAX_EXP)
+        m = -math.expm1(-math.exp(e))
+        d = max(math.exp(e - math.exp(e)), _EPS)
+        return min(max(m, _EPS), 1.0 - _EPS), d
+    m = max(math.exp(min(eta, _MAX_EXP)), _EPS)
+    return m, m
+
+
+@njit(cache=True, inline="always")
+def _xlogy_ratio(y, m):
+    return 0.0 if y == 0.0 else y * math.log(y / m)
+
+
+@njit(cache=True, nogil=True)
+def working(family, link, y, trials, pw, eta, mu, w, wr):
+    """μ, working weights w, scores wr = w (y − E y)/(dE y/dη); returns Σ pw·d(y, μ).
+
+    ``trials`` and ``pw`` may be empty arrays (1 for every row).
+    """
+    n = y.shape[0]
+    has_n = trials.shape[0] > 0
+    has_w = pw.shape[0] > 0
+    dev = 0.0
+    for i in range(n):
+        m, d = _mu_and_deriv(link, eta[i])
+        mu[i] = m
+        yi = y[i]
+        pwi = pw[i] if has_w else 1.0
+        if family == 0:
+            ni = trials[i] if has_n else 1.0
+            var = ni * m * (1.0 - m)
+            dmean = ni * d
+            resid = yi - ni * m
+            di = 2.0 * (_xlogy_ratio(yi, ni * m) + _xlogy_ratio(ni - yi, ni * (1.0 - m)))
+        else:
+            var = m
+            dmean = d
+            resid = yi - m
+            di = 2.0 * (_xlogy_ratio(yi, m) - (yi - m))
+        wi = pwi * dmean * dmean / var
+        w[i] = wi
+        wr[i] = wi * resid / dmean
+        dev += pwi * di
+    return dev
+
+
+@njit(cache=True, nogil=True)
+def deviance_sum(family, link, y, trials, pw, eta):
+    """Σ pw·d(y, μ(η)) alone (the step-halving test)."""
+    n = y.shape[0]
+    has_n = trials.shape[0] > 0
+    has_w = pw.shape[0] > 0
+    dev = 0.0
+    for i in range(n):
+        m, _ = _mu_and_deriv(link, eta[i])
+        yi = y[i]
+        if family == 0:
+            ni = trials[i] if has_n else 1.0
+            di = 2.0 * (_xlogy_ratio(yi, ni * m) + _xlogy_ratio(ni - yi, ni * (1.0 - m)))
+        else:
+            di = 2.0 * (_xlogy_ratio(yi, m) - (yi - m))
+        dev += (pw[i] if has_w else 1.0) * di
+    return dev
+
+
+@njit(cache=True, nogil=True)
+def loglik_sum(family, y, trials, pw, mu, const):
+    """Σ pw·log p(y | μ); ``const`` holds the per-row normalising constants."""
+    n = y.shape[0]
+    has_n = trials.shape[0] > 0
+    has_w = pw.shape[0] > 0
+    total = 0.0
+    for i in range(n):
+        yi = y[i]
+        m = mu[i]
+        if family == 0:
+            ni = trials[i] if has_n else 1.0
+            li = const[i]
+            if yi != 0.0:
+                li += yi * math.log(m)
+            if ni - yi != 0.0:
+                li += (ni - yi) * math.log1p(-m)
+        else:
+            li = const[i] - m
+            if yi != 0.0:
+                li += yi * math.log(m)
+        total += (pw[i] if has_w else 1.0) * li
+    return total
+
+
+def loglik_const(family: int, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
+    """Per-row constants of the log-likelihood: log C(n, y) (binomial), −log y! (Poisson)."""
+    from scipy.special import gammaln
+
+    if family == 0:
+        n = np.ones_like(y) if trials is None else trials
+        return gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
+    return -gammaln(y + 1)

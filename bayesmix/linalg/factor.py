@@ -1,0 +1,93 @@
+"""Choosing and analysing the sparse Cholesky factorization of A = ΛᵀZᵀWZΛ + I.
+
+Two implementations share the :class:`Factor` protocol:
+
+- :class:`~bayesmix.linalg.blocked.BlockedFactor` when the columns after the first (largest)
+  random term are few (q₂ ≤ ``dense_max``): one grouping factor, nested factors, or one large
+  factor crossed with small ones (InstEval). Independent r₁ × r₁ level blocks, rank updates of
+  a dense q₂ × q₂ Schur complement in numba, LAPACK for the rest.
+- :class:`~bayesmix.linalg.cholmod.CholmodFactor` (CHOLMOD supernodal) otherwise, in the
+  natural order: lme4's term order (most levels first) confines fill to the later terms, while
+  CHOLMOD's default AMD ordering can interleave the levels and fill far more.
+
+The choice and its threshold are measured in ``benchmarks/bench_cholesky.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from .blocked import BlockedFactor, blocked_pattern
+from .cholmod import ORDERINGS, cholmod_factor
+from .structure import ZStructure
+
+__all__ = ["Factor", "analyze", "DENSE_MAX", "METHODS"]
+
+# Largest trailing block factored densely. Its q₂² doubles (two copies) stay ≤ 100 MB and
+# its LAPACK Cholesky q₂³/3 flops ≤ 0.1 s on one core.
+DENSE_MAX = 2500
+METHODS = ("auto", "blocked", "cholmod")
+
+
+class Factor(Protocol):
+    """Numeric Cholesky factor L Lᵀ = P (ΛᵀZᵀWZΛ + I) Pᵀ on a fixed symbolic analysis.
+
+    ``update`` refactors in place from the values of ZΛ in the CSR data order of the design's
+    Z (and optional weights W); the other methods use the current factor.
+    """
+
+    method: str
+    ordering: str
+
+    @property
+    def q(self) -> int: ...
+
+    def update(self, zl_data: np.ndarray, weights: np.ndarray | None = None) -> None: ...
+
+    def logdet(self) -> float: ...
+
+    def solve_L(self, b: np.ndarray) -> np.ndarray: ...
+
+    def solve_Lt(self, y: np.ndarray) -> np.ndarray: ...
+
+    def solve(self, b: np.ndarray) -> np.ndarray: ...
+
+    def inverse_diag_blocks(self, blocks) -> list[np.ndarray]: ...
+
+
+def analyze(
+    structure: ZStructure,
+    method: str = "auto",
+    ordering: str = "natural",
+    dense_max: int = DENSE_MAX,
+) -> Factor:
+    """Symbolic analysis of ΛᵀZᵀWZΛ + I for a design's pattern; returns an unfactored Factor.
+
+    Parameters
+    ----------
+    structure : ZStructure
+        From :func:`bayesmix.linalg.z_structure`.
+    method : {"auto", "blocked", "cholmod"}
+        ``"auto"`` takes the blocked factorization when the columns after the first term
+        number at most ``dense_max``, CHOLMOD otherwise.
+    ordering : str
+        CHOLMOD's fill-reducing ordering (:data:`~bayesmix.linalg.cholmod.ORDERINGS`); the
+        blocked factorization always uses the natural order.
+    dense_max : int
+
+    Returns
+    -------
+    Factor
+        Call ``update`` before any solve.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    if ordering not in ORDERINGS:
+        raise ValueError(f"unknown ordering {ordering!r}; use one of {', '.join(ORDERINGS)}")
+    if not structure.blocks:
+        raise ValueError("the design has no random terms to factor")
+    if method == "blocked" or (method == "auto" and structure.q_rest <= dense_max):
+        return BlockedFactor(blocked_pattern(structure))
+    return cholmod_factor(structure, ordering=ordering)
