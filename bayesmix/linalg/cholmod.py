@@ -1,9 +1,15 @@
 """CHOLMOD (through scikit-sparse) factorization of A = ΛᵀZᵀWZΛ + I for general patterns.
 
-The symbolic analysis (ordering, elimination tree, supernodes) runs once per design on the
-pattern of (ZΛ)ᵀ; every update is a numeric refactorization ``cholesky_AAt_inplace`` of
-(ZΛ)ᵀW^½ with β = 1, so ΛᵀZᵀWZΛ is never formed in Python. scikit-sparse keeps explicit zeros,
-so the pattern analysed is the design's full pattern whatever θ is (tested).
+The symbolic analysis (ordering, elimination tree) runs once per design on the pattern of
+(ZΛ)ᵀ; every update is a numeric refactorization ``cholesky_AAt_inplace`` of (ZΛ)ᵀW^½ with
+β = 1, so ΛᵀZᵀWZΛ is never formed in Python. scikit-sparse keeps explicit zeros, so the
+pattern analysed is the design's full pattern whatever θ is (tested).
+
+The factorization is simplicial (LDLᵀ): CHOLMOD's supernodal factorization, as built by
+Debian's SuiteSparse 5.12 against the system BLAS, corrupts memory here (segfaults within a few
+hundred factorizations of a 1,500-row crossed pattern, with every ordering; the simplicial
+code runs the same loop cleanly). Patterns with a large dense trailing block go to the blocked
+factorization instead (:mod:`bayesmix.linalg.factor`).
 """
 
 from __future__ import annotations
@@ -19,10 +25,7 @@ from .structure import ZStructure
 
 __all__ = ["CholmodFactor", "cholmod_factor", "ORDERINGS"]
 
-# METIS-based orderings ("metis", "nesdis", and "default"/"best", which may call METIS) are
-# left out: with Debian's SuiteSparse 5.12 they corrupt memory (segfaults in later CHOLMOD
-# calls, reproduced in tests/test_linalg.py's history); AMD and COLAMD are safe.
-ORDERINGS = ("natural", "amd", "colamd")
+ORDERINGS = ("natural", "amd", "colamd", "metis", "nesdis")
 
 
 def _zt(structure: ZStructure, values: np.ndarray) -> sp.csc_matrix:
@@ -40,12 +43,10 @@ class CholmodFactor:
 
     method = "cholmod"
 
-    def __init__(self, structure: ZStructure, factor, ordering: str, mode: str):
+    def __init__(self, structure: ZStructure, factor, ordering: str):
         self.structure = structure
         self.ordering = ordering
-        self.mode = mode
         self._factor = factor
-        self._ldl = mode == "simplicial"
         self._sqrt_d = None
 
     @property
@@ -60,7 +61,7 @@ class CholmodFactor:
         with warnings.catch_warnings():
             warnings.simplefilter("error", cholmod.CholmodWarning)
             self._factor.cholesky_AAt_inplace(_zt(self.structure, values), beta=1.0)
-        self._sqrt_d = np.sqrt(self._factor.D()) if self._ldl else None
+        self._sqrt_d = np.sqrt(self._factor.D())
 
     def logdet(self) -> float:
         """log|A| = log|L|²."""
@@ -69,18 +70,15 @@ class CholmodFactor:
     def solve_L(self, b: np.ndarray) -> np.ndarray:
         """L⁻¹ P b for ``b`` of shape (q,) or (q, k)."""
         f = self._factor
-        x = f.solve_L(f.apply_P(np.asarray(b, dtype=float)), use_LDLt_decomposition=self._ldl)
-        if self._ldl:
-            x = x / (self._sqrt_d if x.ndim == 1 else self._sqrt_d[:, None])
-        return x
+        x = f.solve_L(f.apply_P(np.asarray(b, dtype=float)), use_LDLt_decomposition=True)
+        return x / (self._sqrt_d if x.ndim == 1 else self._sqrt_d[:, None])
 
     def solve_Lt(self, y: np.ndarray) -> np.ndarray:
         """Pᵀ L⁻ᵀ y; with standard normal ``y`` this draws from N(0, A⁻¹)."""
         f = self._factor
         y = np.asarray(y, dtype=float)
-        if self._ldl:
-            y = y / (self._sqrt_d if y.ndim == 1 else self._sqrt_d[:, None])
-        return f.apply_Pt(f.solve_Lt(y, use_LDLt_decomposition=self._ldl))
+        y = y / (self._sqrt_d if y.ndim == 1 else self._sqrt_d[:, None])
+        return f.apply_Pt(f.solve_Lt(y, use_LDLt_decomposition=True))
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """A⁻¹ b."""
@@ -110,10 +108,8 @@ class CholmodFactor:
         return out
 
 
-def cholmod_factor(
-    structure: ZStructure, ordering: str = "natural", mode: str = "supernodal"
-) -> CholmodFactor:
-    """Symbolic analysis of ΛᵀZᵀWZΛ + I on the design's pattern.
+def cholmod_factor(structure: ZStructure, ordering: str = "natural") -> CholmodFactor:
+    """Symbolic analysis of ΛᵀZᵀWZΛ + I on the design's pattern (simplicial LDLᵀ).
 
     Parameters
     ----------
@@ -121,12 +117,9 @@ def cholmod_factor(
     ordering : str
         One of :data:`ORDERINGS` (CHOLMOD's names). ``"natural"`` keeps lme4's term order
         (most levels first), whose fill is confined to the trailing terms.
-    mode : {"supernodal", "simplicial"}
     """
     if ordering not in ORDERINGS:
         raise ValueError(f"unknown ordering {ordering!r}; use one of {', '.join(ORDERINGS)}")
-    if mode not in ("supernodal", "simplicial"):
-        raise ValueError(f"mode must be 'supernodal' or 'simplicial', not {mode!r}")
     pattern = _zt(structure, np.ones(len(structure.indices)))
-    factor = cholmod.analyze_AAt(pattern, mode=mode, ordering_method=ordering)
-    return CholmodFactor(structure, factor, ordering, mode)
+    factor = cholmod.analyze_AAt(pattern, mode="simplicial", ordering_method=ordering)
+    return CholmodFactor(structure, factor, ordering)
