@@ -120,3 +120,20 @@ def test_single_threaded_blas_context():
     with linalg.single_threaded_blas():
         blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
         assert blas and all(i["num_threads"] == 1 for i in blas)
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+@pytest.mark.parametrize("method", ["blocked", "cholmod"])
+def test_row_inverse_matches_dense(formula, method):
+    design = bayesmix.build_design(formula, _data(n=600))
+    rng = np.random.default_rng(5)
+    theta = np.where(np.isfinite(design.theta_lower), 0.9, 0.3)
+    w = rng.uniform(0.5, 2.0, design.n)
+    ZL, A = _dense(design, theta, w)
+    Ainv = np.linalg.inv(A)
+    factor = linalg.analyze(linalg.z_structure(design), method=method)
+    factor.update(ZL.data, w)
+    got = factor.row_inverse()
+    cols = design.Z.indices.reshape(design.n, -1)
+    want = Ainv[cols[:, :, None], cols[:, None, :]]
+    assert np.allclose(got, want, rtol=1e-9, atol=1e-13)

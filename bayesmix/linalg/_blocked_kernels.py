@@ -18,7 +18,9 @@ __all__ = [
     "factor_levels",
     "solve_half",
     "solve_half_t",
-    "diag_blocks_first",
+    "symmetrize_lower",
+    "inverse_first",
+    "row_inverse",
 ]
 
 
@@ -145,34 +147,87 @@ def solve_half_t(Ld, bptr, bcols, G, y1, x2):
 
 
 @njit(cache=True, nogil=True)
-def diag_blocks_first(Ld, bptr, bcols, G, Sinv, out):
-    """Diagonal blocks of A⁻¹ for the first term: L_j⁻ᵀ (I + G_j S⁻¹ G_jᵀ) L_j⁻¹."""
+def symmetrize_lower(S):
+    """Copy the lower triangle of a square array onto its upper triangle (in place)."""
+    k = S.shape[0]
+    for c in range(k):
+        for a in range(c + 1, k):
+            S[c, a] = S[a, c]
+
+
+@njit(cache=True, nogil=True)
+def inverse_first(Ld, bptr, bcols, G, Sinv, first, cross):
+    """Blocks of A⁻¹ involving the first term, from S⁻¹ (full, symmetric).
+
+    With Y_j = G_jᵀ S⁻¹[bcols_j, bcols_j] (r₁ × k_j, one pass over the level's B pattern):
+    the cross entries (A⁻¹)_{(j,·),c} = −L_j⁻ᵀ Y_j[:, c] and the diagonal block
+    (A⁻¹)_jj = L_j⁻ᵀ (I + Y_j G_j) L_j⁻¹. ``cross`` may have zero rows (not wanted).
+    """
     m1, r1, _ = Ld.shape
+    want_cross = cross.shape[0] > 0
     M = np.empty((r1, r1))
     X = np.empty((r1, r1))
+    x = np.empty(r1)
+    kmax = 0
+    for j in range(m1):
+        kmax = max(kmax, bptr[j + 1] - bptr[j])
+    Y = np.empty((kmax, r1))
     for j in range(m1):
         for a in range(r1):
             for b in range(r1):
                 M[a, b] = 1.0 if a == b else 0.0
         start, stop = bptr[j], bptr[j + 1]
-        for p1 in range(start, stop):
-            c1 = bcols[p1]
-            for p2 in range(start, stop):
-                v = Sinv[c1, bcols[p2]]
+        # Y[p0] = Σ_p G[p] S⁻¹[bcols[p], bcols[p0]], walking each row of S⁻¹ left to right.
+        Y[: stop - start, :] = 0.0
+        for p in range(start, stop):
+            row = bcols[p]
+            for p0 in range(start, stop):
+                v = Sinv[row, bcols[p0]]
                 for a in range(r1):
-                    ga = G[p1, a] * v
-                    for b in range(r1):
-                        M[a, b] += ga * G[p2, b]
-        # X = L_j⁻ᵀ M, then out = X L_j⁻¹ (= (L_j⁻ᵀ Xᵀ)ᵀ since the result is symmetric).
+                    Y[p0 - start, a] += G[p, a] * v
+        for p0 in range(start, stop):
+            t = Y[p0 - start]
+            for a in range(r1):
+                for b in range(r1):
+                    M[a, b] += t[a] * G[p0, b]
+            if want_cross:
+                for a in range(r1 - 1, -1, -1):
+                    s = t[a]
+                    for k in range(a + 1, r1):
+                        s -= Ld[j, k, a] * x[k]
+                    x[a] = s / Ld[j, a, a]
+                for a in range(r1):
+                    cross[p0, a] = -x[a]
+        # X = L_j⁻ᵀ M, then first = X L_j⁻¹.
         for b in range(r1):
             for a in range(r1 - 1, -1, -1):
-                t = M[a, b]
+                s = M[a, b]
                 for c in range(a + 1, r1):
-                    t -= Ld[j, c, a] * X[c, b]
-                X[a, b] = t / Ld[j, a, a]
+                    s -= Ld[j, c, a] * X[c, b]
+                X[a, b] = s / Ld[j, a, a]
         for a in range(r1):
             for b in range(r1 - 1, -1, -1):
-                t = X[a, b]
+                s = X[a, b]
                 for c in range(b + 1, r1):
-                    t -= Ld[j, c, b] * out[j, a, c]
-                out[j, a, b] = t / Ld[j, b, b]
+                    s -= Ld[j, c, b] * first[j, a, c]
+                first[j, a, b] = s / Ld[j, b, b]
+
+
+@njit(cache=True, nogil=True)
+def row_inverse(codes1, rest, bpos, first, cross, Sinv, out):
+    """The width × width blocks of A⁻¹ on the columns of every data row, assembled from
+    :func:`inverse_first`'s blocks and S⁻¹."""
+    n, w2 = rest.shape
+    r1 = first.shape[1]
+    for i in range(n):
+        j = codes1[i]
+        for a in range(r1):
+            for b in range(r1):
+                out[i, a, b] = first[j, a, b]
+        for e in range(w2):
+            pos = bpos[i, e]
+            for a in range(r1):
+                out[i, a, r1 + e] = cross[pos, a]
+                out[i, r1 + e, a] = cross[pos, a]
+            for f in range(w2):
+                out[i, r1 + e, r1 + f] = Sinv[rest[i, e], rest[i, f]]

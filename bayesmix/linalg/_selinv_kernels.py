@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["takahashi", "lookup", "lookup_many"]
+__all__ = ["takahashi", "lookup", "lookup_many", "row_lookup"]
 
 
 @njit(cache=True, nogil=True)
@@ -69,3 +69,21 @@ def lookup_many(indptr, indices, values, rows, cols):
     for t in range(rows.shape[0]):
         out[t] = lookup(indptr, indices, values, rows[t], cols[t])
     return out
+
+
+@njit(cache=True, nogil=True)
+def row_lookup(indptr, indices, values, pinv, zcols, width, out):
+    """out[i, e, f] = (M⁻¹)[c_e, c_f] for the columns c of each row (``zcols`` (n·width)),
+    with ``pinv`` mapping original columns to the factor's order."""
+    n = out.shape[0]
+    for i in range(n):
+        for e in range(width):
+            pe = pinv[zcols[i * width + e]]
+            for f in range(e + 1):
+                pf = pinv[zcols[i * width + f]]
+                if pe >= pf:
+                    v = lookup(indptr, indices, values, pe, pf)
+                else:
+                    v = lookup(indptr, indices, values, pf, pe)
+                out[i, e, f] = v
+                out[i, f, e] = v

@@ -180,25 +180,45 @@ class BlockedFactor:
         """A⁻¹ b."""
         return self.solve_Lt(self.solve_L(b))
 
+    def _s_inverse(self) -> np.ndarray:
+        p = self.pattern
+        if not p.q2:
+            return np.zeros((0, 0))
+        Sinv, info = lapack.dpotri(self._S, lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"dpotri failed ({info})")
+        Sinv = np.ascontiguousarray(Sinv.T)  # C order: the lower triangle becomes the upper
+        kern.symmetrize_lower(Sinv.T)
+        return Sinv
+
+    def row_inverse(self) -> np.ndarray:
+        """A⁻¹ restricted to each data row's columns: shape (n, width, width).
+
+        Entry [i, e, f] is (A⁻¹)[c_e, c_f] for the columns c_e of row i's stored entries (in
+        CSR order), what the gradients of the Laplace objectives need.
+        """
+        p = self.pattern
+        Sinv = self._s_inverse()
+        first = np.empty((p.m1, p.r1, p.r1))
+        cross = np.empty((p.nnz_B, p.r1))
+        kern.inverse_first(self._Ld, p.bptr, p.bcols, self._G, Sinv, first, cross)
+        out = np.empty((p.structure.n, p.structure.width, p.structure.width))
+        kern.row_inverse(p.codes1, p.rest, p.bpos, first, cross, Sinv, out)
+        return out
+
     def inverse_diag_blocks(self, blocks) -> list[np.ndarray]:
         """Diagonal r × r blocks of A⁻¹ for each (offset, m, r) in ``blocks``.
 
         Returns one array of shape (m, r, r) per block.
         """
         p = self.pattern
-        if p.q2:
-            Sinv, info = lapack.dpotri(self._S, lower=1)
-            if info != 0:
-                raise np.linalg.LinAlgError(f"dpotri failed ({info})")
-            Sinv = np.tril(Sinv) + np.tril(Sinv, -1).T
-        else:
-            Sinv = np.zeros((0, 0))
+        Sinv = self._s_inverse()
         out = []
         for offset, m, r in blocks:
             if offset == 0 and m == p.m1 and r == p.r1:
                 res = np.empty((m, r, r))
-                kern.diag_blocks_first(self._Ld, p.bptr, p.bcols, self._G,
-                                       np.ascontiguousarray(Sinv), res)
+                kern.inverse_first(self._Ld, p.bptr, p.bcols, self._G, Sinv, res,
+                                   np.empty((0, p.r1)))
             elif offset >= p.q1:
                 idx = offset - p.q1 + np.arange(m)[:, None] * r + np.arange(r)
                 res = Sinv[idx[:, :, None], idx[:, None, :]]

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from sksparse import cholmod
 
-from ._selinv_kernels import lookup_many, takahashi
+from ._selinv_kernels import lookup_many, row_lookup, takahashi
 from .structure import ZStructure
 
 __all__ = ["CholmodFactor", "cholmod_factor", "ORDERINGS"]
@@ -84,15 +84,25 @@ class CholmodFactor:
         """A⁻¹ b."""
         return self._factor.solve_A(np.asarray(b, dtype=float))
 
+    def _selected_inverse(self):
+        L = self._factor.copy().L().tocsc()
+        L.sort_indices()
+        return L, takahashi(L.indptr, L.indices, L.data), np.argsort(self._factor.P())
+
+    def row_inverse(self) -> np.ndarray:
+        """A⁻¹ restricted to each data row's columns: shape (n, width, width)."""
+        L, Zinv, pinv = self._selected_inverse()
+        st = self.structure
+        out = np.empty((st.n, st.width, st.width))
+        row_lookup(L.indptr, L.indices, Zinv, pinv, st.indices, st.width, out)
+        return out
+
     def inverse_diag_blocks(self, blocks) -> list[np.ndarray]:
         """Diagonal r × r blocks of A⁻¹ for each (offset, m, r), by selected inversion.
 
         Returns one array of shape (m, r, r) per block.
         """
-        L = self._factor.copy().L().tocsc()
-        L.sort_indices()
-        Zinv = takahashi(L.indptr, L.indices, L.data)
-        pinv = np.argsort(self._factor.P())
+        L, Zinv, pinv = self._selected_inverse()
         out = []
         for offset, m, r in blocks:
             res = np.empty((m, r, r))

@@ -56,6 +56,8 @@ class Factor(Protocol):
 
     def inverse_diag_blocks(self, blocks) -> list[np.ndarray]: ...
 
+    def row_inverse(self) -> np.ndarray: ...
+
 
 def analyze(
     structure: ZStructure,

@@ -8,6 +8,7 @@ so every coordinate has unit scale for the optimizer (:mod:`.pirls`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 
@@ -19,7 +20,9 @@ from ...errors import SingularFitWarning
 from ...linalg import single_threaded_blas
 from ...results import Estimates, Fit, FitInfo
 from ...spec import ModelSpec
-from .optimize import fd_hessian, minimize_bounded
+from .gradient import CANONICAL
+from .optimize import (fd_hessian, fd_hessian_from_gradient, minimize_bounded,
+                       minimize_with_gradient)
 from .options import LaplaceOptions
 from .pirls import GlmmObjective, PirlsResult, glm_start, mode_weights
 from .pls import LmmObjective, fixed_part
@@ -34,6 +37,7 @@ _LINKS = {"gaussian": ("identity",), "bernoulli": ("logit", "probit", "cloglog")
           "binomial": ("logit", "probit", "cloglog"), "poisson": ("log",)}
 _OPTIMIZER_NAMES = {"bobyqa": "COBYQA (scipy)", "lbfgsb": "L-BFGS-B (scipy)",
                     "powell": "Powell (scipy)"}
+_GRADIENT_OPTIMIZER = "L-BFGS-B with analytic gradient (scipy)"
 
 
 def _check_model(spec: ModelSpec, options: LaplaceOptions) -> None:
@@ -134,7 +138,9 @@ def _finish(spec, state, options, *, method, theta, beta, beta_cov, sigma, u, RZ
                    iterations=evaluations, messages=tuple(messages),
                    singular=singular is not None, loglik=loglik, df=df, timings=timings,
                    extra={"theta": theta.tolist(), "objective": objective,
-                          "optimizer": _OPTIMIZER_NAMES[options.optimizer],
+                          "optimizer": (_GRADIENT_OPTIMIZER
+                                        if extra.get("gradient") == "analytic"
+                                        else _OPTIMIZER_NAMES[options.optimizer]),
                           "factorization": f"{state.factor.method} "
                                            f"({state.factor.ordering} order)",
                           **extra})
@@ -153,7 +159,15 @@ def _fit_lmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
     state = new_state(laplace_problem(design, options.factorization))
     obj = LmmObjective(state, reml)
     start = time.perf_counter()
-    opt = _optimize(obj, design.theta_init, design.theta_lower, options)
+    if options.gradient:
+        opt = minimize_with_gradient(obj.value_and_grad, design.theta_init,
+                                     np.full(design.n_theta, -np.inf), gtol=options.gtol,
+                                     max_evals=options.max_evals)
+        theta = _to_boundary(obj, _canonical(design, state, opt.x), design.n_theta,
+                             design.theta_lower)
+        opt = dataclasses.replace(opt, x=theta)
+    else:
+        opt = _optimize(obj, design.theta_init, design.theta_lower, options)
     value = obj(opt.x)
     sol = obj.last
     sigma = obj.sigma(sol)
@@ -166,7 +180,8 @@ def _fit_lmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
                    u=sol.u, RZX=sol.RZX, RX=sol.RX, objective=value,
                    converged=opt.converged, evaluations=state.evaluations,
                    messages=messages,
-                   extra={"devcomp": {"ldL2": sol.ldL2, "ldRX2": sol.ldRX2,
+                   extra={"gradient": "analytic" if options.gradient else "none",
+                          "devcomp": {"ldL2": sol.ldL2, "ldRX2": sol.ldRX2,
                                       "wrss": sol.wrss, "ussq": sol.ussq,
                                       "pwrss": sol.pwrss}},
                    timings=timings)
@@ -185,35 +200,92 @@ def _cov_from_rx(RX: np.ndarray) -> np.ndarray:
     return RXinv @ RXinv.T
 
 
+def _canonical(design, state: SolverState, x: np.ndarray) -> np.ndarray:
+    """x with every column of every T_k sign-flipped to a non-negative diagonal (the same
+    model: T_k D (D = diag(±1)) gives the same T_kT_kᵀ); the warm-start u follows."""
+    x = x.copy()
+    for term in design.terms:
+        T = term.T(x[: design.n_theta])
+        signs = np.where(np.diag(T) < 0, -1.0, 1.0)
+        if np.all(signs > 0):
+            continue
+        x[term.theta_index] = term.theta_from_T(T * signs[None, :])
+        block = slice(term.z_offset, term.z_offset + term.q)
+        state.u[block] = (state.u[block].reshape(term.m, term.r) * signs).reshape(-1)
+    return x
+
+
+def _to_boundary(fun, x: np.ndarray, n_theta: int, theta_lower: np.ndarray) -> np.ndarray:
+    """Put diagonal θ entries that ended within 1e-4 of 0 on the boundary, if that is no
+    worse (an even function of θ has its minimum at exactly 0 there; a gradient method only
+    approaches it)."""
+    near = [t for t in range(n_theta) if np.isfinite(theta_lower[t]) and x[t] < SINGULAR_TOL]
+    if not near:
+        return x
+    f = fun(x)
+    y = x.copy()
+    y[near] = 0.0
+    return y if fun(y) <= f + 1e-9 * (1 + abs(f)) else x
+
+
 def _fit_glmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
     design = spec.design
     pb = laplace_problem(design, options.factorization)
     state = new_state(pb)
     state.beta = glm_start(pb)
     n_theta = design.n_theta
+    fam = design.family
+    use_gradient = (options.nagq == 1 and options.gradient
+                    and (fam.name, fam.link.name) in CANONICAL)
     messages: list[str] = []
+    extra: dict = {}
+    timings: dict = {}
     start = time.perf_counter()
     obj0 = GlmmObjective(state, 0, options.pirls_tol, options.pirls_max_iter)
-    opt0 = _optimize(obj0, design.theta_init, design.theta_lower, options)
-    value = obj0(opt0.x)
+    theta = design.theta_init
+    converged = True
+    if use_gradient:
+        # One nAGQ=0 solve at the start gives β̂ and its scale; the gradient does the rest.
+        value = obj0(theta)
+    else:
+        opt0 = _optimize(obj0, theta, design.theta_lower, options)
+        value = obj0(opt0.x)
+        theta, converged = opt0.x, opt0.converged
+        if not opt0.converged:
+            messages.append(_not_converged_message("nAGQ=0 stage over θ", opt0.nfev,
+                                                   opt0.message))
+        extra["evaluations_nagq0"] = opt0.nfev
+        timings["optimize_nagq0"] = time.perf_counter() - start
     res = obj0.last
-    converged = opt0.converged
-    if not opt0.converged:
-        messages.append(_not_converged_message("nAGQ=0 stage over θ", opt0.nfev, opt0.message))
-    theta, extra = opt0.x, {"evaluations_nagq0": opt0.nfev}
-    timings = {"optimize_nagq0": time.perf_counter() - start}
     if options.nagq == 1:
         start = time.perf_counter()
         beta0 = res.beta
         scale = np.sqrt(np.clip(np.diag(_cov_from_rx(res.RX)), 1e-300, None))
         obj1 = GlmmObjective(state, 1, options.pirls_tol, options.pirls_max_iter)
 
+        def full(x):
+            return np.concatenate([x[:n_theta], beta0 + scale * x[n_theta:]])
+
         def scaled(x):
-            return obj1(np.concatenate([x[:n_theta], beta0 + scale * x[n_theta:]]))
+            return obj1(full(x))
+
+        def scaled_grad(x):
+            f, g = obj1.value_and_grad(full(x))
+            return f, np.concatenate([g[:n_theta], g[n_theta:] * scale])
 
         x0 = np.concatenate([theta, np.zeros(pb.p)])
         lower = np.concatenate([design.theta_lower, np.full(pb.p, -np.inf)])
-        opt1 = _optimize(scaled, x0, lower, options, initial_step=0.1)
+        if use_gradient:
+            # Unbounded: F is even in the sign of each column of T_k, so ∂F/∂θ_diag = 0 at
+            # the bound 0, where a projected-gradient method would stop; the sign is
+            # normalised afterwards.
+            opt1 = minimize_with_gradient(scaled_grad, x0, np.full_like(lower, -np.inf),
+                                          gtol=options.gtol, max_evals=options.max_evals)
+            x1 = _to_boundary(scaled, _canonical(design, state, opt1.x), n_theta,
+                              design.theta_lower)
+            opt1 = dataclasses.replace(opt1, x=x1)
+        else:
+            opt1 = _optimize(scaled, x0, lower, options, initial_step=0.1)
         value = scaled(opt1.x)
         res = obj1.last
         theta = opt1.x[:n_theta]
@@ -222,6 +294,7 @@ def _fit_glmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
             messages.append(_not_converged_message("Laplace stage over (θ, β)", opt1.nfev,
                                                    opt1.message))
         extra["evaluations_laplace"] = opt1.nfev
+        extra["gradient"] = "analytic" if use_gradient else "none (derivative-free)"
         timings["optimize_laplace"] = time.perf_counter() - start
     if not res.converged or obj0.pirls_failures:
         converged = False
@@ -238,19 +311,21 @@ def _fit_glmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
                   objective=value, converged=converged, evaluations=state.evaluations,
                   messages=messages, extra=extra, timings=timings)
     if options.nagq == 1 and options.hessian and pb.p:
-        fit = _with_hessian_vcov(fit, scaled, opt1.x, value, scale, n_theta)
+        grad = (lambda x: scaled_grad(x)[1]) if use_gradient else None
+        fit = _with_hessian_vcov(fit, scaled, grad, opt1.x, value, scale, n_theta)
     return fit
 
 
-def _with_hessian_vcov(fit: Fit, fun, x, value, scale, n_theta) -> Fit:
+def _with_hessian_vcov(fit: Fit, fun, grad, x, value, scale, n_theta) -> Fit:
     """β̂'s covariance as lme4: 2 (H⁻¹)_ββ, H the Hessian of the deviance over (θ, β)."""
-    import dataclasses
-
     start = time.perf_counter()
     # Steps: 1e-3 in θ (order 1) and 1e-2 standard errors in β; the objective is smooth to
     # ~1e-10 (tight PIRLS), so the differences are accurate to ~1e-4 relative.
     step = np.concatenate([np.full(n_theta, 1e-3), np.full(len(scale), 1e-2)])
-    H = fd_hessian(fun, x, step, f0=value)
+    if grad is not None:
+        H = fd_hessian_from_gradient(grad, x, step)
+    else:
+        H = fd_hessian(fun, x, step, f0=value)
     messages = list(fit.info.messages)
     try:
         np.linalg.cholesky(H)

@@ -43,6 +43,13 @@ class LaplaceOptions:
         log-determinant is first-order sensitive to an unconverged u.
     pirls_max_iter : int
         Maximum PIRLS iterations (each with up to 10 step halvings).
+    gradient : bool
+        Optimize with L-BFGS-B on analytic gradients (True): over θ for the Gaussian family
+        (gradient of the profiled deviance / REML criterion), over (θ, β) for nagq = 1 with a
+        canonical link (logit, Poisson log). False, and the other GLMM cases, use
+        ``optimizer`` derivative-free (for GLMMs in glmer's two stages).
+    gtol : float
+        Gradient tolerance of that optimization (deviance units per standard error of β).
     hessian : bool
         GLMMs with nagq = 1: standard errors of β̂ from the finite-difference Hessian of the
         Laplace deviance over (θ, β), as lme4's ``vcov`` (True), or from the PIRLS system at
@@ -64,6 +71,8 @@ class LaplaceOptions:
     max_evals: int = 10_000
     pirls_tol: float = 1e-20
     pirls_max_iter: int = 30
+    gradient: bool = True
+    gtol: float = 1e-5
     hessian: bool = True
     factorization: str = "auto"
     draws: int = 1000
@@ -88,7 +97,7 @@ class LaplaceOptions:
                 f"unknown factorization {self.factorization!r}; valid values: "
                 f"{', '.join(METHODS)}"
             )
-        for name in ("ftol", "xtol", "pirls_tol"):
+        for name in ("ftol", "xtol", "pirls_tol", "gtol"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise OptionsError(f"{name} must be a positive number, not {value!r}")
@@ -96,8 +105,10 @@ class LaplaceOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise OptionsError(f"{name} must be an integer ≥ {least}, not {value!r}")
-        if not isinstance(self.hessian, bool):
-            raise OptionsError(f"hessian must be True or False, not {self.hessian!r}")
+        for name in ("hessian", "gradient"):
+            if not isinstance(getattr(self, name), bool):
+                raise OptionsError(f"{name} must be True or False, not "
+                                   f"{getattr(self, name)!r}")
         if self.seed is not None and (isinstance(self.seed, bool)
                                       or not isinstance(self.seed, int)):
             raise OptionsError(f"seed must be an integer or None, not {self.seed!r}")

@@ -225,6 +225,17 @@ class GlmmObjective:
         self.n_theta = len(state.theta)
         self.last: PirlsResult | None = None
         self.pirls_failures = 0
+        self._maps = None
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """The nAGQ = 1 deviance and its analytic gradient over (θ, β) (canonical links)."""
+        from .gradient import laplace_gradient, theta_maps
+
+        value = self(x)
+        if self._maps is None:
+            self._maps = theta_maps(self.state.problem.design)
+        g_theta, g_beta = laplace_gradient(self.state, self.kernel, self.last, self._maps)
+        return value, np.concatenate([g_theta, g_beta])
 
     def __call__(self, x: np.ndarray) -> float:
         state = self.state

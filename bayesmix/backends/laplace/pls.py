@@ -130,12 +130,22 @@ class LmmObjective:
         self.state = state
         self.reml = reml
         self.last: PLSSolution | None = None
+        self._maps = None
 
     def __call__(self, theta: np.ndarray) -> float:
         self.last = solve_pls(set_theta(self.state, theta))
         self.state.evaluations += 1
         pb = self.state.problem
         return lmm_deviance(self.last, pb.n, pb.p, self.reml, pb.log_weights_sum)
+
+    def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """The objective and its analytic gradient over θ."""
+        from .gradient import lmm_gradient, theta_maps
+
+        value = self(theta)
+        if self._maps is None:
+            self._maps = theta_maps(self.state.problem.design)
+        return value, lmm_gradient(self.state, self.last, self.reml, self._maps)
 
     def sigma(self, sol: PLSSolution | None = None) -> float:
         """σ̂ at a solution (the latest by default)."""
