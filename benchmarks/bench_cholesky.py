@@ -5,15 +5,15 @@ update (per θ / PIRLS step, the median of a few) of
 
 - ``blocked``: bayesmix's blocked factorization (level blocks + dense Schur complement of the
   trailing terms), only where the trailing block is small enough to be dense;
-- ``cholmod-natural``: CHOLMOD supernodal in lme4's term order (most levels first);
-- ``cholmod-amd``: CHOLMOD supernodal with AMD.
+- ``cholmod-natural``: CHOLMOD (simplicial LDLᵀ, see ``bayesmix/linalg/cholmod.py`` for why
+  not supernodal) in lme4's term order (most levels first);
+- ``cholmod-amd`` / ``cholmod-metis``: the same with AMD / METIS orderings.
 
-(METIS-based orderings are not measured: they crash Debian's SuiteSparse 5.12, see
-``bayesmix/linalg/cholmod.py``.) A configuration whose analysis or first factorization runs
-past ``--budget`` seconds is stopped (it runs in a subprocess) and recorded as such.
+A configuration whose analysis or first factorization runs past ``--budget`` seconds is
+stopped (it runs in a subprocess) and recorded as such.
 The log-determinants of all methods are compared, so the table also checks them.
 
-    python -m benchmarks.bench_cholesky           # full table (~10 minutes)
+    python -m benchmarks.bench_cholesky           # full table (~15 minutes)
     python -m benchmarks.bench_cholesky --quick   # small patterns
 """
 
@@ -47,7 +47,7 @@ QUICK = [
     ("5k x 2k crossed", "y ~ x + (1 | g) + (1 | h)", 50_000, 5_000, 2_000),
 ]
 METHODS = [("blocked", "blocked", "natural"), ("cholmod-natural", "cholmod", "natural"),
-           ("cholmod-amd", "cholmod", "amd")]
+           ("cholmod-amd", "cholmod", "amd"), ("cholmod-metis", "cholmod", "metis")]
 
 
 def _design(formula, rows, g, h):

@@ -35,7 +35,7 @@ __all__ = ["fit", "SINGULAR_TOL"]
 SINGULAR_TOL = 1e-4
 _LINKS = {"gaussian": ("identity",), "bernoulli": ("logit", "probit", "cloglog"),
           "binomial": ("logit", "probit", "cloglog"), "poisson": ("log",)}
-_OPTIMIZER_NAMES = {"bobyqa": "COBYQA (scipy)", "lbfgsb": "L-BFGS-B (scipy)",
+_OPTIMIZER_NAMES = {"cobyqa": "COBYQA (scipy)", "lbfgsb": "L-BFGS-B (scipy)",
                     "powell": "Powell (scipy)"}
 _GRADIENT_OPTIMIZER = "L-BFGS-B with analytic gradient (scipy)"
 

@@ -2,11 +2,12 @@
 
 The objectives are cheap-to-moderate, smooth inside the box, and often have their optimum on
 the boundary θ_diag = 0 (singular fits). lme4 uses Powell's derivative-free BOBYQA; here the
-default is scipy's COBYQA, the successor of Powell's methods by Ragonneau & Zhang (a
-derivative-free trust-region SQP with quadratic models that honours bounds), which needs no
-gradient and never evaluates outside the box. L-BFGS-B with finite-difference gradients and
-Powell's method are alternatives. The choice is measured in ``tests/test_laplace_optimize.py``
-(evaluation counts and optima on the reference fits).
+derivative-free default here is scipy's COBYQA, the successor of Powell's methods by Ragonneau
+& Zhang (a trust-region SQP with quadratic models that honours bounds). Where an analytic
+gradient exists (every LMM; GLMMs with a canonical link), L-BFGS-B on it needs 3-15× fewer
+evaluations (:func:`minimize_with_gradient`): on the reference fits 5-25 evaluations for LMMs
+instead of 18-110, 14-44 instead of 65-620 for the GLMMs (measured when the gradient was
+added; ``tests/test_laplace_gradient.py`` checks both paths reach the same optimum).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def minimize_bounded(
     lower: np.ndarray,
     upper: np.ndarray | None = None,
     *,
-    method: str = "bobyqa",
+    method: str = "cobyqa",
     ftol: float = 1e-9,
     xtol: float = 1e-7,
     max_evals: int = 10_000,
@@ -87,12 +88,12 @@ def minimize_bounded(
         Start (moved inside the box).
     lower, upper : ndarray
         Bounds (−inf / +inf allowed).
-    method : {"bobyqa", "lbfgsb", "powell"}
+    method : {"cobyqa", "lbfgsb", "powell"}
     ftol, xtol : float
         Tolerances on the objective and on the parameters.
     max_evals : int
     initial_step : float
-        Initial trust-region radius (bobyqa) on the scale of x.
+        Initial trust-region radius (COBYQA) on the scale of x.
 
     Returns
     -------
@@ -106,7 +107,7 @@ def minimize_bounded(
     bounds = optimize.Bounds(lower, upper)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        if method == "bobyqa":
+        if method == "cobyqa":
             res = optimize.minimize(
                 tracked, x0, method="COBYQA", bounds=bounds,
                 options={"initial_tr_radius": initial_step, "final_tr_radius": xtol,

@@ -9,7 +9,7 @@ from ...linalg import METHODS
 
 __all__ = ["LaplaceOptions", "OPTIMIZERS"]
 
-OPTIMIZERS = ("bobyqa", "lbfgsb", "powell")
+OPTIMIZERS = ("cobyqa", "lbfgsb", "powell")
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,15 @@ class LaplaceOptions:
         outside PIRLS (glmer's default nAGQ = 1); 0 = β estimated inside PIRLS and only θ
         optimized (glmer's nAGQ = 0: faster, slightly different estimates). Adaptive
         Gauss-Hermite quadrature (nAGQ > 1) is not implemented.
-    optimizer : {"bobyqa", "lbfgsb", "powell"}
-        Bounded optimizer over the covariance parameters (and β for nAGQ = 1): scipy's COBYQA
-        (Powell's derivative-free trust-region method, as lme4's BOBYQA), L-BFGS-B with
-        finite-difference gradients, or Powell's conjugate directions.
+    optimizer : {"cobyqa", "lbfgsb", "powell"}
+        Derivative-free bounded optimizer, used when ``gradient`` is False or no analytic
+        gradient exists (probit / cloglog links, nagq = 0): scipy's COBYQA (the successor of
+        Powell's BOBYQA, lme4's default), L-BFGS-B with finite-difference gradients, or
+        Powell's conjugate directions.
     ftol : float
         Absolute tolerance on the objective (−2 log-likelihood) at convergence.
     xtol : float
-        Tolerance on the parameters at convergence (final trust-region radius for bobyqa).
+        Tolerance on the parameters at convergence (final trust-region radius of COBYQA).
     max_evals : int
         Maximum evaluations of the objective per optimization stage.
     pirls_tol : float
@@ -65,7 +66,7 @@ class LaplaceOptions:
 
     reml: bool | None = None
     nagq: int = 1
-    optimizer: str = "bobyqa"
+    optimizer: str = "cobyqa"
     ftol: float = 1e-9
     xtol: float = 1e-7
     max_evals: int = 10_000
