@@ -1,0 +1,221 @@
+"""``fit(spec, options)`` of the map backend: covariance → layout → Newton → uncertainty → Fit."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numba as nb
+import numpy as np
+from scipy import special
+
+from ...errors import BayesmixWarning, ConvergenceWarning, FamilyError
+from ...results import Estimates, Fit, FitInfo
+from ...spec import ModelSpec
+from . import result
+from .covariance import resolve_covariance
+from .layout import make_layout
+from .newton import solve
+from .options import MapOptions
+from .problem import Hessian, Problem, make_chunks, new_state
+from .rows import FAMILY_CODES
+from .uncertainty import draw, uncertainty
+
+__all__ = ["fit_map"]
+
+_CANONICAL = {"gaussian": "identity", "bernoulli": "logit", "binomial": "logit",
+              "poisson": "log", "ordinal": "logit"}
+# Draws kept by default: all of them for small models, fewer as q grows (≈ 2·10⁷ values).
+_DRAW_VALUES = 20_000_000
+
+
+def _check_family(family) -> None:
+    if _CANONICAL.get(family.name) != family.link.name:
+        raise FamilyError(
+            f"the 'map' backend fits canonical links (gaussian identity, bernoulli/binomial "
+            f"logit, poisson log, ordinal logit), not {family.name} with the "
+            f"{family.link.name!r} link; use backend='laplace' or backend='nuts' for it"
+        )
+
+
+def _priors(spec: ModelSpec, P: int, n_alpha: int) -> tuple[np.ndarray, np.ndarray]:
+    mean, prec = np.zeros(P), np.zeros(P)
+    P0 = n_alpha + spec.design.p
+    prec[P0:] = 1.0
+    priors = [spec.cutpoints_prior] * n_alpha + spec.beta_priors()
+    for k, prior in enumerate(priors):
+        moments = prior.normal_moments()
+        if moments is not None:
+            mean[k], prec[k] = moments[0], 1.0 / moments[1] ** 2
+    return mean, prec
+
+
+def _loglik_constant(design, sigma) -> float:
+    """−Σ log p(y_i|η_i) minus the kernels' f_i, which leave these constants out."""
+    fam, y = design.family.name, design.y
+    w = np.ones(design.n) if design.weights is None else design.weights
+    if fam == "gaussian":
+        pos = w > 0
+        return float(np.sum(0.5 * np.log(2 * np.pi * sigma**2) - 0.5 * np.log(w[pos])))
+    if fam == "binomial" and design.trials is not None:
+        N = design.trials
+        log_choose = special.gammaln(N + 1) - special.gammaln(y + 1) - special.gammaln(N - y + 1)
+        return float(-np.sum(w * log_choose))
+    if fam == "poisson":
+        return float(np.sum(w * special.gammaln(y + 1)))
+    return 0.0
+
+
+def _start(design, P: int, n_alpha: int) -> np.ndarray:
+    """β = 0 but the intercept at the link of the mean response; cutpoints at the logits of
+    the cumulative proportions."""
+    gam = np.zeros(P)
+    y = design.y
+    w = np.ones(design.n) if design.weights is None else design.weights
+    off = 0.0 if design.offset is None else design.offset
+    fam = design.family.name
+    if fam == "ordinal":
+        counts = np.bincount(y.astype(np.int64), weights=w, minlength=n_alpha + 1)
+        cum = np.clip(np.cumsum(counts)[:-1] / counts.sum(), 1e-4, 1 - 1e-4)
+        alpha = special.logit(cum)
+        gam[:n_alpha] = alpha + 1e-3 * np.arange(n_alpha)
+        return gam
+    if "(Intercept)" not in design.x_names:
+        return gam
+    k = n_alpha + design.x_names.index("(Intercept)")
+    if fam == "gaussian":
+        gam[k] = np.average(y - off, weights=w) if w.sum() > 0 else 0.0
+    elif fam in ("bernoulli", "binomial"):
+        N = np.ones(design.n) if design.trials is None else design.trials
+        pbar = np.clip(np.sum(w * y) / max(np.sum(w * N), 1e-300), 1e-6, 1 - 1e-6)
+        gam[k] = special.logit(pbar) - np.mean(off)
+    elif fam == "poisson":
+        expo = np.sum(w * np.exp(np.clip(off, -700, 700)))
+        gam[k] = np.log(max(np.sum(w * y), 1e-6) / expo)
+    return gam
+
+
+def _n_draws(options: MapOptions, q: int, P: int) -> int:
+    if options.draws is not None:
+        return options.draws
+    return int(np.clip(_DRAW_VALUES // (q + P), 10, 1000))
+
+
+def _singular(covs) -> list[int]:
+    out = []
+    for k, c in enumerate(covs):
+        vals = np.linalg.eigvalsh(c)
+        if vals[0] <= 1e-12 * max(vals[-1], np.finfo(float).tiny):
+            out.append(k)
+    return out
+
+
+def fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
+    """The MAP of (cutpoints, β, b) at a fixed covariance, with its Gaussian uncertainty."""
+    design = spec.design
+    _check_family(design.family)
+    timings = {}
+    t0 = time.perf_counter()
+    cov = resolve_covariance(design, options.covariance, options.sigma)
+    layout = make_layout(design, cov, options.dense_max)
+    n_alpha, P = layout.n_alpha, layout.P
+    mean, prec = _priors(spec, P, n_alpha)
+    problem = Problem(
+        layout=layout, family_code=FAMILY_CODES[design.family.name],
+        sigma2=1.0 if cov.sigma is None else cov.sigma**2, prior_mean=mean, prior_prec=prec,
+        const=_loglik_constant(design, cov.sigma), chunks=make_chunks(layout, P),
+        cg_chunks=make_chunks(layout, P, per_thread=2),
+    )
+    st = new_state(problem, _start(design, P, n_alpha))
+    t1 = time.perf_counter()
+    timings["layout"] = t1 - t0
+    info = solve(problem, st, options.tol, options.max_iter, options.cg_max_iter)
+    t2 = time.perf_counter()
+    timings["optimize"] = t2 - t1
+
+    H = Hessian(problem, st)
+    unc = uncertainty(problem, st, H, cov.factors, design.terms, options.cg_tol,
+                      options.cg_max_iter)
+    b_hat = [None] * len(design.terms)
+    b_hat[layout.primary] = st.u1 @ cov.factors[layout.primary].T
+    for s, k in enumerate(layout.dense):
+        t = design.terms[k]
+        u = st.gam[layout.d_offsets[s]:layout.d_offsets[s + 1]].reshape(t.m, t.r)
+        b_hat[k] = u @ cov.factors[k].T
+    for s, k in enumerate(layout.iterative):
+        t = design.terms[k]
+        u = st.v[layout.t_offsets[s]:layout.t_offsets[s + 1]].reshape(t.m, t.r)
+        b_hat[k] = u @ cov.factors[k].T
+    P0 = layout.P0
+    est = Estimates(
+        beta=st.gam[n_alpha:P0].copy(), beta_cov=unc.gamma0_cov[n_alpha:, n_alpha:],
+        sigma=cov.sigma, terms=result.term_estimates(design, cov.covariances, b_hat, unc.b_var),
+        cutpoints=st.gam[:n_alpha].copy() if n_alpha else None,
+        cutpoints_cov=unc.gamma0_cov[:n_alpha, :n_alpha] if n_alpha else None,
+        theta=design.theta_from_covariances(list(cov.covariances),
+                                            1.0 if cov.sigma is None else cov.sigma),
+    )
+    t3 = time.perf_counter()
+    timings["uncertainty"] = t3 - t2
+
+    n_draws = _n_draws(options, design.q, P)
+    rng = np.random.default_rng(options.seed)
+    gam_draws, b_draws, cg_draws = draw(problem, st, H, cov.factors, design.terms, n_draws, rng,
+                                        np.sqrt(options.cg_tol), options.cg_max_iter)
+    t4 = time.perf_counter()
+    timings["draws"] = t4 - t3
+
+    messages = []
+    if not info.converged:
+        messages.append(
+            f"Newton did not converge: {info.message}; the relative change of the objective "
+            f"in the last step was {info.rel_change:.2g} (tol {options.tol:g}). Increase "
+            "max_iter, or check for separation (a fixed effect growing without bound) and "
+            "give it a Normal prior"
+        )
+        warnings.warn(messages[-1], ConvergenceWarning, stacklevel=3)
+    ignored = [k for k, src in spec.sources.items() if src == "user"
+               and (k.startswith(("sd(", "cor(")) or k == "sigma")]
+    if ignored:
+        messages.append(
+            f"priors on {', '.join(ignored)} have no effect: the map backend holds the "
+            "covariance (and sigma) fixed at the given values"
+        )
+        warnings.warn(messages[-1], BayesmixWarning, stacklevel=3)
+    singular = _singular(cov.covariances)
+    for k in singular:
+        messages.append(
+            f"the given covariance of term {design.terms[k].label!r} is singular: its random "
+            "effects are confined to a subspace (some combinations are exactly 0)"
+        )
+    how = ""
+    if problem.iterative:
+        how = (f"; draws by perturbation (x = H^-1 eps, eps ~ N(0, H), conjugate gradients to "
+               f"relative residual {np.sqrt(options.cg_tol):g})")
+    approximation = result.APPROXIMATION.format(
+        sigma=" and sigma" if cov.sigma is not None else "",
+        sigma_name=", sigma" if cov.sigma is not None else "", how=how)
+    roles = {"primary": design.terms[layout.primary].label,
+             "dense": [design.terms[k].label for k in layout.dense],
+             "iterative": [design.terms[k].label for k in layout.iterative]}
+    b_sd_note = ("exact diagonal blocks of H^-1" if unc.exact_b_sd else
+                 "conditional on the other large crossed factor's effects (see docs)")
+    idata = result.build_idata(spec, est, gam_draws, b_draws, n_alpha, approximation,
+                               {"draws": n_draws, "b_sd": b_sd_note})
+    timings["idata"] = time.perf_counter() - t4
+    solver = "pcg" if problem.iterative else ("schur+dense" if layout.dense else "schur")
+    extra = {
+        "objective": st.F, "grad_norm": info.grad_norm, "rel_change": info.rel_change,
+        "newton_decrement": info.decrement, "passes": info.passes,
+        "step_halvings": info.halvings, "solver": solver, "terms": roles,
+        "cg_iterations": info.cg_iterations, "cg_iterations_uncertainty": unc.cg_iterations,
+        "cg_iterations_draws": cg_draws, "b_sd": b_sd_note, "draws": n_draws,
+        "threads": nb.get_num_threads(), "chunks": len(problem.chunks) - 1,
+        "loglik": "conditional log-likelihood log p(y | beta, b) at the mode",
+    }
+    fit_info = FitInfo(
+        backend="map", method="MAP", converged=info.converged, iterations=info.iterations,
+        messages=tuple(messages), singular=bool(singular), loglik=-st.F_data, df=None,
+        timings=timings, extra=extra,
+    )
+    return Fit(spec=spec, idata=idata, info=fit_info, estimates=est)

@@ -1,0 +1,124 @@
+"""Options of the ``map`` backend (MAP of β and b at a fixed covariance)."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ...errors import OptionsError
+
+__all__ = ["MapOptions"]
+
+
+def _positive_int(name: str, value, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise OptionsError(f"{name} must be a positive integer, not {value!r}")
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """Options of ``backend="map"``.
+
+    Parameters
+    ----------
+    covariance : dict, DataFrame or Fit
+        The covariance of the random effects, held fixed. A dict maps a term label (or its
+        grouping factor) to its r × r covariance matrix in the term's column order (a
+        DataFrame with the column names as index and columns is reordered by name; a number
+        is the variance of a one-column term); a ``Fit.varcorr()``-shaped DataFrame gives SDs
+        and correlations (and the residual SD); another :class:`~bayesmix.results.Fit`
+        contributes its estimates (for sampled fits: the posterior mean of each covariance
+        matrix and of σ²).
+    sigma : float, optional
+        Residual SD of the gaussian family; overrides one taken from ``covariance``.
+    tol : float
+        Stop when a full Newton step changes the objective (the negative log posterior) by at
+        most ``tol`` relative to its value.
+    max_iter : int
+        Newton iterations at most.
+    draws : int, optional
+        Draws from the Gaussian approximation at the mode put in ``idata.posterior``. None
+        chooses 1000 for small models and fewer as the number of random effects grows (at
+        least 10; about 2·10⁷ stored values in all).
+    seed : int, optional
+        Seed of the draws.
+    dense_max : int
+        Random effects of the smaller crossed terms (besides the term with the most effects)
+        join β in the dense Schur block while their total stays at most this; larger crossed
+        terms are solved by preconditioned conjugate gradients.
+    cg_tol : float
+        Relative residual of the conjugate-gradient solves for the standard errors when a
+        crossed term is solved iteratively; the draws use its square root (their Monte Carlo
+        error is far larger) and the Newton steps an adaptive tolerance.
+    cg_max_iter : int
+        Conjugate-gradient iterations per solve at most.
+    """
+
+    covariance: Any = None
+    sigma: float | None = None
+    tol: float = 1e-9
+    max_iter: int = 100
+    draws: int | None = None
+    seed: int | None = None
+    dense_max: int = 2000
+    cg_tol: float = 1e-6
+    cg_max_iter: int = 1000
+
+    def __post_init__(self):
+        from ...results import Fit
+
+        cov = self.covariance
+        if cov is None:
+            raise OptionsError(
+                "the 'map' backend needs covariance=...: a dict {group: r × r covariance "
+                "matrix}, a Fit.varcorr()-shaped DataFrame, or another Fit whose estimates "
+                "are used"
+            )
+        if isinstance(cov, Mapping):
+            frozen = {}
+            for key, value in cov.items():
+                if isinstance(value, pd.DataFrame):
+                    frozen[key] = value.copy()
+                else:
+                    arr = np.array(value, dtype=float, copy=True) if _numeric(value) else value
+                    if isinstance(arr, np.ndarray):
+                        arr.flags.writeable = False
+                    frozen[key] = arr
+            object.__setattr__(self, "covariance", MappingProxyType(frozen))
+        elif isinstance(cov, pd.DataFrame):
+            object.__setattr__(self, "covariance", cov.copy())
+        elif not isinstance(cov, Fit):
+            raise OptionsError(
+                f"covariance must be a dict {{group: matrix}}, a varcorr()-shaped DataFrame "
+                f"or a Fit, not {type(cov).__name__}"
+            )
+        if self.sigma is not None:
+            if (isinstance(self.sigma, bool) or not isinstance(self.sigma, numbers.Real)
+                    or not np.isfinite(self.sigma) or self.sigma <= 0):
+                raise OptionsError(f"sigma must be a positive number, not {self.sigma!r}")
+        for name in ("tol", "cg_tol"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or not 0 < value < 1:
+                raise OptionsError(f"{name} must be a number in (0, 1), not {value!r}")
+        _positive_int("max_iter", self.max_iter)
+        _positive_int("draws", self.draws, allow_none=True)
+        _positive_int("dense_max", self.dense_max)
+        _positive_int("cg_max_iter", self.cg_max_iter)
+        if self.seed is not None and (isinstance(self.seed, bool)
+                                      or not isinstance(self.seed, numbers.Integral)):
+            raise OptionsError(f"seed must be an integer or None, not {self.seed!r}")
+
+
+def _numeric(value) -> bool:
+    try:
+        np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,147 @@
+"""Gaussian uncertainty at the mode: covariance of (cutpoints, β), conditional SDs of b, draws.
+
+With x̂ the mode and H the Hessian of the negative log posterior there, the approximation is
+x ~ N(x̂, H⁻¹) with the covariance of the random effects held fixed.
+
+Exact quantities when no term is solved iteratively (one factor, or one large factor plus
+small crossed ones): Cov(γ) = S⁻¹ (Schur complement), the per-level blocks
+(H⁻¹)_jj = L_j⁻ᵀ(I + C_j S⁻¹ C_jᵀ)L_j⁻¹ of the primary term, and draws by block elimination.
+
+With a large crossed term (PCG): Cov(cutpoints, β) is exact, column by column from PCG
+solves H x = e_k; draws are exact up to the PCG tolerance (perturbation: x = H⁻¹ ε with
+ε ~ N(0, H)); the conditional SDs of b are *conditional on the other large crossed term*: for
+the primary term the blocks of the inverse of the (γ, u₁) block of H, for the iterative terms
+(H_hh + I)⁻¹ per level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+
+from . import kernels, schur
+from .pcg import pcg
+from .problem import Hessian, Problem, State, iterative_sums
+
+__all__ = ["Uncertainty", "uncertainty", "draw"]
+
+_BATCH_BYTES = 2 * 2**30
+
+
+@dataclass(frozen=True, eq=False)
+class Uncertainty:
+    gamma0_cov: np.ndarray
+    b_var: tuple[np.ndarray, ...]
+    exact_b_sd: bool
+    cg_iterations: int
+
+
+def _dense_block_var(S_inv, start, m, r, T):
+    idx = start + np.arange(m)[:, None] * r + np.arange(r)[None, :]
+    blocks = S_inv[idx[:, :, None], idx[:, None, :]]
+    return np.einsum("ac,mcd,ad->ma", T, blocks, T)
+
+
+def uncertainty(problem: Problem, st: State, H: Hessian, factors, design_terms,
+                cg_tol: float, cg_max_iter: int) -> Uncertainty:
+    """Cov(cutpoints, β) and Var(b) per term (design order) at the mode."""
+    lay = problem.layout
+    P, P0 = lay.P, lay.P0
+    S_inv = sla.cho_solve(H.S_chol, np.eye(P))
+    cg_total = 0
+    if problem.iterative:
+        E = np.zeros((H.N, P0))
+        E[np.arange(P0), np.arange(P0)] = 1.0
+        X, cg_total, _ = pcg(H.matvec, H.precondition, E, cg_tol, cg_max_iter)
+        cov0 = X[:P0]
+        cov0 = (cov0 + cov0.T) / 2
+    else:
+        cov0 = S_inv[:P0, :P0]
+    var: list[np.ndarray | None] = [None] * len(design_terms)
+    t1 = design_terms[lay.primary]
+    out = np.empty((lay.m1, t1.r))
+    schur.cond_var(st.L, st.C, st.C_ptr, lay.pat_ptr, lay.pat, P0, S_inv,
+                   np.ascontiguousarray(factors[lay.primary]), out)
+    var[lay.primary] = out
+    for s, k in enumerate(lay.dense):
+        t = design_terms[k]
+        var[k] = _dense_block_var(S_inv, lay.d_offsets[s], t.m, t.r, factors[k])
+    for s, k in enumerate(lay.iterative):
+        t = design_terms[k]
+        var[k] = np.einsum("ac,mcd,ad->ma", factors[k], H.jacobi[s], factors[k])
+    return Uncertainty(cov0, tuple(np.clip(v, 0, None) for v in var),
+                       exact_b_sd=not problem.iterative, cg_iterations=cg_total)
+
+
+def draw(problem: Problem, st: State, H: Hessian, factors, design_terms, n_draws: int,
+         rng: np.random.Generator, cg_tol: float, cg_max_iter: int):
+    """Draws of γ (n_draws, P) and of b per term (n_draws, m, r) from N(x̂, H⁻¹)."""
+    lay = problem.layout
+    b_draws: list[np.ndarray | None] = [None] * len(design_terms)
+    cg_total = 0
+    if not problem.iterative:
+        L_S = np.tril(H.S_chol[0])
+        z = rng.standard_normal((lay.P, n_draws))
+        d_gam = sla.solve_triangular(L_S, z, lower=True, trans="T").T
+        gam = st.gam[None, :] + d_gam
+        Z = rng.standard_normal((n_draws, lay.m1, lay.r1))
+        out = np.empty((n_draws, lay.m1, design_terms[lay.primary].r))
+        schur.draws(st.L, st.C, st.C_ptr, lay.pat_ptr, lay.pat, lay.P0, st.u1,
+                    np.ascontiguousarray(d_gam), Z, np.ascontiguousarray(factors[lay.primary]),
+                    out)
+        b_draws[lay.primary] = out
+        v = np.zeros((n_draws, 0))
+    else:
+        gam = np.empty((n_draws, lay.P))
+        u1 = np.empty((n_draws, lay.m1, lay.r1))
+        v = np.empty((n_draws, lay.q_v))
+        batch = _batch_size(H, n_draws)
+        for lo in range(0, n_draws, batch):
+            hi = min(lo + batch, n_draws)
+            eps = _perturbation(problem, st, H, rng, hi - lo)
+            X, its, _ = pcg(H.matvec, H.precondition, eps, cg_tol, cg_max_iter)
+            cg_total += its
+            xg, xu, xv = H.split(X)
+            gam[lo:hi] = st.gam + xg.T
+            u1[lo:hi] = st.u1 + np.moveaxis(xu, 2, 0)
+            v[lo:hi] = st.v + xv.T
+        b_draws[lay.primary] = np.einsum("dmc,ac->dma", u1, factors[lay.primary])
+    for s, k in enumerate(lay.dense):
+        t = design_terms[k]
+        u = gam[:, lay.d_offsets[s]:lay.d_offsets[s + 1]].reshape(n_draws, t.m, t.r)
+        b_draws[k] = np.einsum("dmc,ac->dma", u, factors[k])
+    for s, k in enumerate(lay.iterative):
+        t = design_terms[k]
+        u = v[:, lay.t_offsets[s]:lay.t_offsets[s + 1]].reshape(n_draws, t.m, t.r)
+        b_draws[k] = np.einsum("dmc,ac->dma", u, factors[k])
+    return gam, b_draws, cg_total
+
+
+def _batch_size(H: Hessian, n_draws: int) -> int:
+    """Draws solved together: one pass over the data serves them all; the PCG vectors (about
+    six N × D blocks), the per-row buffers and the row noise bound the batch to ~2 GB."""
+    lay = H.problem.layout
+    n_ch = len(H.problem.cg_chunks) - 1
+    per_column = 8 * (6 * H.N + n_ch * lay.P + 4 * lay.n)
+    return int(np.clip(_BATCH_BYTES // per_column, 1, n_draws))
+
+
+def _perturbation(problem: Problem, st: State, H: Hessian, rng, D: int) -> np.ndarray:
+    """D columns ε ~ N(0, H): Σ_i J_iᵀ R_i z_i from the rows plus the prior precision's root."""
+    lay = problem.layout
+    eps = rng.standard_normal((H.N, D))
+    e_gam, e_u1, e_v = H.split(eps)
+    e_gam *= np.sqrt(problem.prior_prec)[:, None]
+    w = H.work(D)
+    rows_u1 = np.empty((lay.m1, lay.r1, D))
+    z = rng.standard_normal((lay.n, (2 if lay.n_alpha else 1) * D))
+    kernels.noise_pass(problem.cg_chunks, lay.level_ptr, lay.y, lay.Xf, lay.A1, lay.Ad,
+                       lay.dcol, lay.pos_d, lay.n_alpha, st.hrow, z, rows_u1, w["g"],
+                       w["rows"])
+    del z
+    e_gam += w["g"].sum(axis=0)
+    e_u1 += rows_u1
+    e_v += iterative_sums(lay, w["rows"])
+    return eps
