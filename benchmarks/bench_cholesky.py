@@ -38,6 +38,7 @@ PATTERNS = [
     ("100k x 1k crossed", "y ~ x + (1 | g) + (1 | h)", 1_000_000, 100_000, 1_000),
     ("1M x 1k crossed", "y ~ x + (1 | g) + (1 | h)", 2_000_000, 1_000_000, 1_000),
     ("200k x 2k crossed, r=2", "y ~ x + (1 + x | g) + (1 | h)", 1_000_000, 200_000, 2_000),
+    ("20k x 4k crossed", "y ~ x + (1 | g) + (1 | h)", 200_000, 20_000, 4_000),
     ("50k x 20k crossed", "y ~ x + (1 | g) + (1 | h)", 500_000, 50_000, 20_000),
 ]
 QUICK = [
@@ -109,8 +110,11 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=180.0)
     parser.add_argument("--dense-max", type=int, default=5_000,
                         help="largest trailing block the blocked method is tried on")
+    parser.add_argument("--only", default=None, help="run the patterns whose name has this")
     args = parser.parse_args()
     patterns = QUICK if args.quick else PATTERNS
+    if args.only:
+        patterns = [p for p in patterns if args.only in p[0]]
     load = os.getloadavg()
     rows = []
     print(f"load average at start: {load[0]:.2f}")
@@ -128,7 +132,10 @@ def main() -> None:
             else:
                 print(f"{spec[0]:<24}{label:<17}{'':>57}  {rec['status']}")
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / ("cholesky_quick.json" if args.quick else "cholesky.json")
+    name = "cholesky_quick" if args.quick else "cholesky"
+    if args.only:
+        name += "_" + "".join(ch if ch.isalnum() else "_" for ch in args.only)
+    out = RESULTS / f"{name}.json"
     out.write_text(json.dumps({"loadavg_start": load, "loadavg_end": os.getloadavg(),
                                "budget_s": args.budget, "results": rows}, indent=1))
     print(f"wrote {out}")

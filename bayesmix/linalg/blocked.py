@@ -9,7 +9,8 @@ belongs to exactly one level) and C covers the q₂ columns of all other terms. 
 
     L = [[L_D, 0], [Gᵀ, L_S]],   L_D L_Dᵀ = D + I,   G = L_D⁻¹B,   L_S L_Sᵀ = S = C + I − GᵀG,
 
-with the level blocks and the rank-r₁ updates of S in numba and S factored densely by LAPACK.
+with the level blocks and the rank-r₁ updates of S in numba and S factored densely by LAPACK
+(single-threaded: see :mod:`bayesmix.linalg.threads`).
 Nothing larger than q₂ × q₂ is dense, so memory is O(n + m₁ + nnz(B) + q₂²); with a single
 random term (q₂ = 0) the factorization is a set of independent r₁ × r₁ Choleskys. This is the
 structure MixedModels.jl exploits; measured against CHOLMOD in ``benchmarks/bench_cholesky.py``.
@@ -24,6 +25,7 @@ from scipy.linalg import lapack
 
 from . import _blocked_kernels as kern
 from .structure import ZStructure
+from .threads import single_threaded_blas
 
 __all__ = ["BlockedPattern", "BlockedFactor", "blocked_pattern"]
 
@@ -132,7 +134,8 @@ class BlockedFactor:
         logdet = kern.factor_levels(self._D, p.bptr, p.bcols, self._bval, self._Ld,
                                     self._G, S)
         if p.q2:
-            _, info = lapack.dpotrf(S, lower=1, overwrite_a=1, clean=0)
+            with single_threaded_blas():
+                _, info = lapack.dpotrf(S, lower=1, overwrite_a=1, clean=0)
             if info != 0:
                 raise np.linalg.LinAlgError(f"Schur complement not positive definite ({info})")
             logdet += 2.0 * np.sum(np.log(np.diag(S)))
@@ -159,7 +162,8 @@ class BlockedFactor:
         p = self.pattern
         kern.solve_half(self._Ld, p.bptr, p.bcols, self._G, b1, b2)
         if p.q2:
-            b2, _ = lapack.dtrtrs(self._S, b2, lower=1, trans=0, overwrite_b=1)
+            with single_threaded_blas():
+                b2, _ = lapack.dtrtrs(self._S, b2, lower=1, trans=0, overwrite_b=1)
         out = np.concatenate([b1.reshape(p.q1, -1), b2])
         return out[:, 0] if vec else out
 
@@ -171,7 +175,8 @@ class BlockedFactor:
         y1, y2 = self._split(y2d)
         p = self.pattern
         if p.q2:
-            y2, _ = lapack.dtrtrs(self._S, y2, lower=1, trans=1, overwrite_b=1)
+            with single_threaded_blas():
+                y2, _ = lapack.dtrtrs(self._S, y2, lower=1, trans=1, overwrite_b=1)
         kern.solve_half_t(self._Ld, p.bptr, p.bcols, self._G, y1, y2)
         out = np.concatenate([y1.reshape(p.q1, -1), y2])
         return out[:, 0] if vec else out
@@ -184,7 +189,8 @@ class BlockedFactor:
         p = self.pattern
         if not p.q2:
             return np.zeros((0, 0))
-        Sinv, info = lapack.dpotri(self._S, lower=1)
+        with single_threaded_blas():
+            Sinv, info = lapack.dpotri(self._S, lower=1)
         if info != 0:
             raise np.linalg.LinAlgError(f"dpotri failed ({info})")
         Sinv = np.ascontiguousarray(Sinv.T)  # C order: the lower triangle becomes the upper
