@@ -249,3 +249,11 @@ def test_no_warnings_on_clean_data(df):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         bm.build_design("y ~ x + (1 + x | g) + (1 | h)", df)
+
+
+def test_formula_without_random_terms(df):
+    # A plain GLM design is legal (q = 0); backends that need random effects say so.
+    design = bm.build_design("count ~ x", df, "poisson")
+    assert design.q == 0 and design.terms == () and design.n_theta == 0
+    assert design.Z.shape == (len(df), 0)
+    assert design.Z_Lambda(np.zeros(0)).shape == (len(df), 0)

@@ -34,11 +34,15 @@ def z_pattern(terms: Sequence[ReTerm], n: int) -> tuple[np.ndarray, np.ndarray]:
         for c in range(t.r):
             indices[:, at + c] = first + c
         at += t.r
+    if width == 0:
+        return np.zeros(n + 1, dtype=dtype), indices.reshape(-1)
     indptr = np.arange(0, n * width + 1, width, dtype=dtype)
     return indptr, indices.reshape(-1)
 
 
 def _assemble(values: Sequence[np.ndarray], n: int) -> np.ndarray:
+    if not values:
+        return np.zeros(0)
     if len(values) == 1:
         return np.ascontiguousarray(values[0], dtype=float).reshape(-1)
     return np.hstack(values).reshape(-1)
