@@ -8,6 +8,7 @@ import warnings
 import numba as nb
 import numpy as np
 from scipy import special
+from threadpoolctl import threadpool_limits
 
 from ...errors import BayesmixWarning, ConvergenceWarning, FamilyError
 from ...results import Estimates, Fit, FitInfo
@@ -27,6 +28,10 @@ _CANONICAL = {"gaussian": "identity", "bernoulli": "logit", "binomial": "logit",
               "poisson": "log", "ordinal": "logit"}
 # Draws kept by default: all of them for small models, fewer as q grows (≈ 2·10⁷ values).
 _DRAW_VALUES = 20_000_000
+_DRAWS_ITERATIVE = 16
+# Below this many rows a fit runs on one thread: waking a thread team for every kernel costs
+# more than the work it shares.
+_PARALLEL_ROWS = 100_000
 
 
 def _check_family(family) -> None:
@@ -95,10 +100,12 @@ def _start(design, P: int, n_alpha: int) -> np.ndarray:
     return gam
 
 
-def _n_draws(options: MapOptions, q: int, P: int) -> int:
+def _n_draws(options: MapOptions, q: int, P: int, iterative: bool) -> int:
     if options.draws is not None:
         return options.draws
-    return int(np.clip(_DRAW_VALUES // (q + P), 10, 1000))
+    n = int(np.clip(_DRAW_VALUES // (q + P), 10, 1000))
+    # with a large crossed term every block of (up to 8) draws costs a CG solve
+    return min(n, _DRAWS_ITERATIVE) if iterative else n
 
 
 def _singular(covs) -> list[int]:
@@ -111,7 +118,24 @@ def _singular(covs) -> list[int]:
 
 
 def fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
-    """The MAP of (cutpoints, β, b) at a fixed covariance, with its Gaussian uncertainty."""
+    """The MAP of (cutpoints, β, b) at a fixed covariance, with its Gaussian uncertainty.
+
+    The dense algebra here is small (the Schur block, per-level blocks are in numba), and
+    BLAS threads competing with numba's for the same cores slow it down by orders of
+    magnitude, so BLAS runs single-threaded meanwhile; small data sets run numba on one
+    thread too.
+    """
+    threads = nb.get_num_threads()
+    if spec.design.n < _PARALLEL_ROWS:
+        nb.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return _fit_map(spec, options)
+    finally:
+        nb.set_num_threads(threads)
+
+
+def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
     design = spec.design
     _check_family(design.family)
     timings = {}
@@ -158,7 +182,7 @@ def fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
     t3 = time.perf_counter()
     timings["uncertainty"] = t3 - t2
 
-    n_draws = _n_draws(options, design.q, P)
+    n_draws = _n_draws(options, design.q, P, problem.iterative)
     rng = np.random.default_rng(options.seed)
     gam_draws, b_draws, cg_draws = draw(problem, st, H, cov.factors, design.terms, n_draws, rng,
                                         np.sqrt(options.cg_tol), options.cg_max_iter)

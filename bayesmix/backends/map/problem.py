@@ -18,7 +18,7 @@ import numba as nb
 import numpy as np
 import scipy.linalg as sla
 
-from . import kernels, schur
+from . import cg_kernels, kernels, schur
 from .layout import Layout
 
 __all__ = ["Problem", "State", "evaluate", "newton_direction", "Hessian", "iterative_dot",
@@ -155,7 +155,7 @@ def evaluate(problem: Problem, st: State) -> float:
         lo, hi = lay.t_offsets[t], lay.t_offsets[t + 1]
         m, r = lay.it_ptr[t].shape[0] - 1, lay.it_A[t].shape[1]
         g_t, H_t = np.empty((m, r)), np.empty((m, r, r))
-        kernels.term_grad_gram(lay.it_ptr[t], lay.it_rows[t], lay.it_A[t], st.rowg,
+        cg_kernels.term_grad_gram(lay.it_ptr[t], lay.it_rows[t], lay.it_A[t], st.rowg,
                                st.hrow[:, 0], g_t, H_t)
         st.gv[lo:hi] += g_t.ravel()
         blocks.append(H_t)
@@ -169,7 +169,7 @@ def iterative_dot(lay: Layout, v: np.ndarray) -> np.ndarray:
     if lay.q_v == 0:
         return np.zeros((0, v.shape[1]))
     out = np.empty((lay.n, v.shape[1]))
-    kernels.iterative_dot(lay.At, lay.tcol, lay.pos_t, np.ascontiguousarray(v), out)
+    cg_kernels.iterative_dot(lay.At, lay.tcol, lay.pos_t, np.ascontiguousarray(v), out)
     return out
 
 
@@ -182,7 +182,7 @@ def iterative_sums(lay: Layout, rowval: np.ndarray, out: np.ndarray | None = Non
     for t in range(len(lay.iterative)):
         lo, hi = lay.t_offsets[t], lay.t_offsets[t + 1]
         m, r = lay.it_ptr[t].shape[0] - 1, lay.it_A[t].shape[1]
-        kernels.term_sums(lay.it_ptr[t], lay.it_rows[t], lay.it_A[t], rowval,
+        cg_kernels.term_sums(lay.it_ptr[t], lay.it_rows[t], lay.it_A[t], rowval,
                           out[lo:hi].reshape(m, r, D))
     return out
 
@@ -260,10 +260,10 @@ class Hessian:
                 lay.n_alpha, st.hrow)
         t_it = iterative_dot(lay, d_v)
         if X.shape[1] == 1:
-            kernels.hess_vec1(*args, d_gam[:, 0], d_u1[:, :, 0], t_it[:, 0], o_u1[:, :, 0],
-                              w["g"][:, :, 0], w["rows"][:, 0])
+            cg_kernels.hess_vec1(*args, d_gam[:, 0], d_u1[:, :, 0], t_it[:, 0],
+                                 o_u1[:, :, 0], w["g"][:, :, 0], w["rows"][:, 0])
         else:
-            kernels.hess_vec(*args, d_gam, d_u1, t_it, o_u1, w["g"], w["rows"])
+            cg_kernels.hess_vec(*args, d_gam, d_u1, t_it, o_u1, w["g"], w["rows"])
         o_gam[:] = w["g"].sum(axis=0) + pr.prior_prec[:, None] * d_gam
         o_u1 += d_u1
         iterative_sums(lay, w["rows"], o_v)

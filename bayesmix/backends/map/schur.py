@@ -124,24 +124,28 @@ def cond_var(L, C, C_ptr, pat_ptr, pat, P0, S_inv, T, out):
 
 
 @nb.njit(parallel=True, cache=True)
-def draws(L, C, C_ptr, pat_ptr, pat, P0, u_hat, d_gam, Z, T, out):
-    """out[d, j] = T (û_j + L_j⁻ᵀ (z_dj − C_j Δγ_d)): exact draws of b given Δγ_d = γ_d − γ̂."""
-    m1, r1 = L.shape[0], L.shape[1]
-    n_draws = Z.shape[0]
-    for j in nb.prange(m1):
-        Pj = P0 + pat_ptr[j + 1] - pat_ptr[j]
-        Cj = C[C_ptr[j]:C_ptr[j] + r1 * Pj].reshape((r1, Pj))
+def draws(chunks, L, C, C_ptr, pat_ptr, pat, P0, u_hat, d_gam, Z, T, out):
+    """out[d, j] = T (û_j + L_j⁻ᵀ (z_dj − C_j Δγ_d)): exact draws of b given Δγ_d = γ_d − γ̂.
+
+    Parallel over chunks of levels, draws outermost inside a chunk, so that Z and out (draw
+    major) are read and written in contiguous runs.
+    """
+    r1 = L.shape[1]
+    for ch in nb.prange(chunks.shape[0] - 1):
         t = np.empty(r1)
         u = np.empty(r1)
-        for d in range(n_draws):
-            for a in range(r1):
-                acc = Z[d, j, a]
-                for b in range(Pj):
-                    acc -= Cj[a, b] * d_gam[d, _gpos(b, j, P0, pat_ptr, pat)]
-                t[a] = acc
-            _back_solve(L[j], t, u)
-            for a in range(T.shape[0]):
-                acc = 0.0
-                for c in range(r1):
-                    acc += T[a, c] * (u_hat[j, c] + u[c])
-                out[d, j, a] = acc
+        for d in range(Z.shape[0]):
+            for j in range(chunks[ch], chunks[ch + 1]):
+                Pj = P0 + pat_ptr[j + 1] - pat_ptr[j]
+                Cj = C[C_ptr[j]:C_ptr[j] + r1 * Pj].reshape((r1, Pj))
+                for a in range(r1):
+                    acc = Z[d, j, a]
+                    for b in range(Pj):
+                        acc -= Cj[a, b] * d_gam[d, _gpos(b, j, P0, pat_ptr, pat)]
+                    t[a] = acc
+                _back_solve(L[j], t, u)
+                for a in range(T.shape[0]):
+                    acc = 0.0
+                    for c in range(r1):
+                        acc += T[a, c] * (u_hat[j, c] + u[c])
+                    out[d, j, a] = acc
