@@ -51,8 +51,9 @@ def _fit(case, **options):
         cov = _covariance(design, case)
     if case.get("sigma"):
         options["sigma"] = case["sigma"]
+    options = {"draws": 50, "seed": 1, **options}
     return bayesmix.fit(case["formula"], data, case["family"], backend="map", covariance=cov,
-                        draws=50, seed=1, **options)
+                        **options)
 
 
 def _check_ranef(fit, ranef_ref, rtol):
@@ -180,7 +181,7 @@ def test_pcg_path_agrees_with_direct_path(case_id):
     entry is bounded by the condition number times cg_tol)."""
     case = CASES[case_id]
     direct = _fit(case)
-    iterative = _fit(case, dense_max=1, cg_tol=1e-8)
+    iterative = _fit(case, dense_max=1, cg_tol=1e-8, draws=200)
     assert iterative.info.extra["solver"] == "pcg"
     assert direct.info.extra["solver"] == "schur+dense"
     np.testing.assert_allclose(iterative.estimates.beta, direct.estimates.beta, rtol=1e-8)
@@ -188,6 +189,12 @@ def test_pcg_path_agrees_with_direct_path(case_id):
         np.testing.assert_allclose(a.b, b.b, atol=1e-8 * np.max(np.abs(b.b)))
     np.testing.assert_allclose(iterative.estimates.beta_cov, direct.estimates.beta_cov,
                                rtol=1e-5)
-    # documented approximation: conditional SDs never exceed the exact marginal ones
-    for a, b in zip(iterative.estimates.terms, direct.estimates.terms):
-        assert np.all(a.b_sd <= b.b_sd * (1 + 1e-9))
+    # b_sd on the PCG path: exact within-block part + a Rao–Blackwellised Monte Carlo
+    # estimate of the coupling from 200 draws, so unbiased with a relative SD error of at
+    # most ~sqrt(2/200)/2 = 5% per level (less where the coupling is a small part); here the
+    # coupling is most of the variance (the within-block SDs alone are 12% of the exact)
+    ratios = np.concatenate([(a.b_sd / b.b_sd).ravel() for a, b in
+                             zip(iterative.estimates.terms, direct.estimates.terms)])
+    assert np.mean(np.abs(ratios - 1)) < 0.05
+    assert np.max(np.abs(ratios - 1)) < 0.25
+    assert "Rao-Blackwellised" in iterative.idata.attrs["b_sd"]

@@ -67,19 +67,21 @@ def test_many_levels_one_factor(family):
 def test_crossed_large_factors_pcg_matches_dense_schur():
     """Two crossed factors of 2,000 levels: the second factor either joins β in the dense
     Schur block (dense_max=2000) or is solved by PCG (dense_max=1): the same mode and
-    Cov(β̂), and the PCG path's conditional SDs below the exact ones."""
+    Cov(β̂), and the PCG path's Rao–Blackwellised b_sd close to the exact ones (16 draws:
+    the Monte Carlo part is the coupling between the factors, small with 30 rows a level)."""
     data = glmm_data(60_000, 2_000, crossed_levels=2_000, seed=2)
     formula = "y ~ 1 + x + (1 + x | g) + (1 | h)"
     cov = {"g": COV, "h": SD_CROSSED**2}
     dense = bayesmix.fit(formula, data, "bernoulli", backend="map", covariance=cov, draws=20,
                          seed=0, dense_max=2000)
-    cg = bayesmix.fit(formula, data, "bernoulli", backend="map", covariance=cov, draws=20,
-                      seed=0, dense_max=1, cg_tol=1e-9)
+    cg = bayesmix.fit(formula, data, "bernoulli", backend="map", covariance=cov, seed=0,
+                      dense_max=1, cg_tol=1e-9)
     assert dense.info.extra["solver"] == "schur+dense"
     assert cg.info.extra["solver"] == "pcg" and cg.info.extra["terms"]["iterative"] == ["h"]
     assert cg.info.iterations <= 8
     np.testing.assert_allclose(cg.estimates.beta, dense.estimates.beta, rtol=1e-7)
     for a, b in zip(cg.estimates.terms, dense.estimates.terms):
         np.testing.assert_allclose(a.b, b.b, atol=1e-7 * np.abs(b.b).max())
-        assert np.all(a.b_sd <= b.b_sd * (1 + 1e-9))
+        ratio = a.b_sd / b.b_sd
+        assert np.mean(np.abs(ratio - 1)) < 0.02 and np.max(np.abs(ratio - 1)) < 0.1
     np.testing.assert_allclose(cg.estimates.beta_cov, dense.estimates.beta_cov, rtol=1e-5)
