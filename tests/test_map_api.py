@@ -223,6 +223,27 @@ def test_singular_covariance(sleep):
     np.testing.assert_allclose(fit.estimates.beta, ref.estimates.beta, rtol=1e-10)
 
 
+def test_separation_is_reported_and_a_normal_prior_fixes_it():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=2000)
+    data = pd.DataFrame({"y": (x > 0).astype(int), "x": x, "g": rng.integers(0, 50, 2000)})
+    with pytest.warns(bayesmix.errors.ConvergenceWarning, match="separated"):
+        fit = bayesmix.fit("y ~ x + (1 | g)", data, "bernoulli", backend="map",
+                           covariance={"g": 0.5})
+    assert any("Normal prior" in m for m in fit.info.messages)
+    fit = bayesmix.fit("y ~ x + (1 | g)", data, "bernoulli", backend="map",
+                       covariance={"g": 0.5}, priors={"x": Normal(0, 5)})
+    assert fit.converged and not fit.info.messages and 10 < fit.estimates.beta[1] < 100
+
+
+def test_max_iter_reached_is_a_convergence_warning():
+    data = load("cbpp")
+    with pytest.warns(bayesmix.errors.ConvergenceWarning, match="did not converge"):
+        fit = bayesmix.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", data,
+                           "binomial", backend="map", covariance={"herd": 0.41}, max_iter=2)
+    assert not fit.converged and fit.info.iterations == 2
+
+
 # -- outputs --------------------------------------------------------------------------------
 
 

@@ -33,6 +33,9 @@ _DRAWS_ITERATIVE = 16
 # Below this many rows a fit runs on one thread: waking a thread team for every kernel costs
 # more than the work it shares.
 _PARALLEL_ROWS = 100_000
+# |β_k| · max|x_k| beyond this on the logit scale means fitted probabilities within e^-30 of
+# 0 or 1: separation, not an estimate.
+_LOGIT_EXTREME = 30.0
 
 
 def _check_family(family) -> None:
@@ -146,8 +149,7 @@ def fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
 def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
     design = spec.design
     _check_family(design.family)
-    timings = {}
-    t0 = time.perf_counter()
+    clock = _Clock()
     cov = resolve_covariance(design, options.covariance, options.sigma)
     layout = make_layout(design, cov, options.dense_max)
     n_alpha, P = layout.n_alpha, layout.P
@@ -159,92 +161,50 @@ def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
         cg_chunks=make_chunks(layout, P, per_thread=2),
     )
     st = new_state(problem, _start(design, P, n_alpha))
-    t1 = time.perf_counter()
-    timings["layout"] = t1 - t0
+    clock.lap("layout")
     info = solve(problem, st, options.tol, options.max_iter, options.cg_max_iter)
-    t2 = time.perf_counter()
-    timings["optimize"] = t2 - t1
+    clock.lap("optimize")
 
     H = Hessian(problem, st)
     unc = uncertainty(problem, st, H, cov.factors, design.terms, options.cg_tol,
                       options.cg_max_iter)
-    b_hat = [None] * len(design.terms)
-    b_hat[layout.primary] = st.u1 @ cov.factors[layout.primary].T
-    for s, k in enumerate(layout.dense):
-        t = design.terms[k]
-        u = st.gam[layout.d_offsets[s]:layout.d_offsets[s + 1]].reshape(t.m, t.r)
-        b_hat[k] = u @ cov.factors[k].T
-    for s, k in enumerate(layout.iterative):
-        t = design.terms[k]
-        u = st.v[layout.t_offsets[s]:layout.t_offsets[s + 1]].reshape(t.m, t.r)
-        b_hat[k] = u @ cov.factors[k].T
-    P0 = layout.P0
     est = Estimates(
-        beta=st.gam[n_alpha:P0].copy(), beta_cov=unc.gamma0_cov[n_alpha:, n_alpha:],
-        sigma=cov.sigma, terms=result.term_estimates(design, cov.covariances, b_hat, unc.b_var),
+        beta=st.gam[n_alpha:layout.P0].copy(), beta_cov=unc.gamma0_cov[n_alpha:, n_alpha:],
+        sigma=cov.sigma,
+        terms=result.term_estimates(design, cov.covariances, _modes(design, layout, st, cov),
+                                    unc.b_var),
         cutpoints=st.gam[:n_alpha].copy() if n_alpha else None,
         cutpoints_cov=unc.gamma0_cov[:n_alpha, :n_alpha] if n_alpha else None,
         theta=design.theta_from_covariances(list(cov.covariances),
                                             1.0 if cov.sigma is None else cov.sigma),
     )
-    t3 = time.perf_counter()
-    timings["uncertainty"] = t3 - t2
+    clock.lap("uncertainty")
 
     n_draws = _n_draws(options, design.q, P, problem.iterative)
-    rng = np.random.default_rng(options.seed)
     gam_draws, b_draws, cg_draws, correction = draw(
-        problem, st, H, cov.factors, design.terms, n_draws, rng, np.sqrt(options.cg_tol),
-        options.cg_max_iter)
+        problem, st, H, cov.factors, design.terms, n_draws,
+        np.random.default_rng(options.seed), np.sqrt(options.cg_tol), options.cg_max_iter)
     if correction is not None:
         est = _add_correction(est, correction)
-    t4 = time.perf_counter()
-    timings["draws"] = t4 - t3
+    clock.lap("draws")
 
-    messages = []
-    if not info.converged:
-        messages.append(
-            f"Newton did not converge: {info.message}; the relative change of the objective "
-            f"in the last step was {info.rel_change:.2g} (tol {options.tol:g}). Increase "
-            "max_iter, or check for separation (a fixed effect growing without bound) and "
-            "give it a Normal prior"
-        )
-        warnings.warn(messages[-1], ConvergenceWarning, stacklevel=3)
-    ignored = [k for k, src in spec.sources.items() if src == "user"
-               and (k.startswith(("sd(", "cor(")) or k == "sigma")]
-    if ignored:
-        messages.append(
-            f"priors on {', '.join(ignored)} have no effect: the map backend holds the "
-            "covariance (and sigma) fixed at the given values"
-        )
-        warnings.warn(messages[-1], BayesmixWarning, stacklevel=3)
     singular = _singular(cov.covariances)
-    for k in singular:
-        messages.append(
-            f"the given covariance of term {design.terms[k].label!r} is singular: its random "
-            "effects are confined to a subspace (some combinations are exactly 0)"
-        )
-    how = ""
-    if problem.iterative:
-        how = (f"; draws by perturbation (x = H^-1 eps, eps ~ N(0, H), conjugate gradients to "
-               f"relative residual {np.sqrt(options.cg_tol):g})")
-    approximation = result.APPROXIMATION.format(
-        sigma=" and sigma" if cov.sigma is not None else "",
-        sigma_name=", sigma" if cov.sigma is not None else "", how=how)
-    roles = {"primary": design.terms[layout.primary].label,
-             "dense": [design.terms[k].label for k in layout.dense],
-             "iterative": [design.terms[k].label for k in layout.iterative]}
     b_sd_note = ("exact diagonal blocks of H^-1" if unc.exact_b_sd else
                  f"diagonal blocks of H^-1: exact within each term's own block plus a "
                  f"Rao-Blackwellised Monte Carlo estimate of the coupling between terms from "
                  f"the {n_draws} draws")
-    idata = result.build_idata(spec, est, gam_draws, b_draws, n_alpha, approximation,
+    idata = result.build_idata(spec, est, gam_draws, b_draws, n_alpha,
+                               _approximation(problem, cov, options),
                                {"draws": n_draws, "b_sd": b_sd_note})
-    timings["idata"] = time.perf_counter() - t4
+    clock.lap("idata")
     solver = "pcg" if problem.iterative else ("schur+dense" if layout.dense else "schur")
     extra = {
         "objective": st.F, "grad_norm": info.grad_norm, "rel_change": info.rel_change,
         "newton_decrement": info.decrement, "passes": info.passes,
-        "step_halvings": info.halvings, "solver": solver, "terms": roles,
+        "step_halvings": info.halvings, "solver": solver,
+        "terms": {"primary": design.terms[layout.primary].label,
+                  "dense": [design.terms[k].label for k in layout.dense],
+                  "iterative": [design.terms[k].label for k in layout.iterative]},
         "cg_iterations": info.cg_iterations, "cg_iterations_uncertainty": unc.cg_iterations,
         "cg_iterations_draws": cg_draws, "b_sd": b_sd_note, "draws": n_draws,
         "threads": nb.get_num_threads(), "chunks": len(problem.chunks) - 1,
@@ -252,7 +212,93 @@ def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
     }
     fit_info = FitInfo(
         backend="map", method="MAP", converged=info.converged, iterations=info.iterations,
-        messages=tuple(messages), singular=bool(singular), loglik=-st.F_data, df=None,
-        timings=timings, extra=extra,
+        messages=_messages(spec, info, options, singular, est), singular=bool(singular),
+        loglik=-st.F_data, df=None, timings=clock.laps, extra=extra,
     )
     return Fit(spec=spec, idata=idata, info=fit_info, estimates=est)
+
+
+class _Clock:
+    """Seconds per stage, for FitInfo.timings."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._last
+        self._last = now
+
+
+def _modes(design, layout, st, cov) -> list[np.ndarray]:
+    """b̂ = T û per term, in design order, from wherever the term's u lives in the state."""
+    out: list[np.ndarray] = [None] * len(design.terms)
+    out[layout.primary] = st.u1 @ cov.factors[layout.primary].T
+    for source, offsets, terms in ((st.gam, layout.d_offsets, layout.dense),
+                                   (st.v, layout.t_offsets, layout.iterative)):
+        for s, k in enumerate(terms):
+            t = design.terms[k]
+            u = source[offsets[s]:offsets[s + 1]].reshape(t.m, t.r)
+            out[k] = u @ cov.factors[k].T
+    return out
+
+
+def _approximation(problem, cov, options) -> str:
+    how = ""
+    if problem.iterative:
+        how = (f"; draws by perturbation (x = H^-1 eps, eps ~ N(0, H), conjugate gradients to "
+               f"relative residual {np.sqrt(options.cg_tol):g})")
+    return result.APPROXIMATION.format(
+        sigma=" and sigma" if cov.sigma is not None else "",
+        sigma_name=", sigma" if cov.sigma is not None else "", how=how)
+
+
+def _separated(spec, est) -> list[str]:
+    """Flat-prior fixed effects whose estimate moves the logit by more than _LOGIT_EXTREME
+    over the column's range: the data separate the outcome, the MAP does not exist and
+    Newton has followed the objective to its asymptote."""
+    design = spec.design
+    if design.family.name not in ("bernoulli", "binomial", "ordinal") or design.p == 0:
+        return []
+    span = np.max(np.abs(design.X), axis=0)
+    return [name for name, b, s, prior in zip(design.x_names, est.beta, span,
+                                                spec.beta_priors())
+            if prior.is_flat and abs(b) * s > _LOGIT_EXTREME]
+
+
+def _messages(spec, info, options, singular, est) -> tuple[str, ...]:
+    """What the user should read, each also warned where it is a problem."""
+    design = spec.design
+    messages = []
+    separated = _separated(spec, est)
+    if separated:
+        messages.append(
+            f"extreme estimates for {', '.join(separated)} (more than {_LOGIT_EXTREME:g} on "
+            "the logit scale across the data): the outcome is (quasi-)separated by these "
+            "columns, so their MAP does not exist under a flat prior; give them a Normal "
+            f"prior, e.g. priors={{{separated[0]!r}: Normal(0, 2.5)}}"
+        )
+        warnings.warn(messages[-1], ConvergenceWarning, stacklevel=5)
+    if not info.converged:
+        messages.append(
+            f"Newton did not converge: {info.message}; the relative change of the objective "
+            f"in the last step was {info.rel_change:.2g} (tol {options.tol:g}). Increase "
+            "max_iter, or check for separation (a fixed effect growing without bound) and "
+            "give it a Normal prior"
+        )
+        warnings.warn(messages[-1], ConvergenceWarning, stacklevel=5)
+    ignored = [k for k, src in spec.sources.items() if src == "user"
+               and (k.startswith(("sd(", "cor(")) or k == "sigma")]
+    if ignored:
+        messages.append(
+            f"priors on {', '.join(ignored)} have no effect: the map backend holds the "
+            "covariance (and sigma) fixed at the given values"
+        )
+        warnings.warn(messages[-1], BayesmixWarning, stacklevel=5)
+    for k in singular:
+        messages.append(
+            f"the given covariance of term {design.terms[k].label!r} is singular: its random "
+            "effects are confined to a subspace (some combinations are exactly 0)"
+        )
+    return tuple(messages)
