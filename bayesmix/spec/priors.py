@@ -10,11 +10,15 @@ Each backend reads the same Prior value its own way:
 Scales follow PyMC's parameterisation: ``Normal(mu, sigma)``, ``HalfNormal(sigma)``,
 ``Exponential(lam)`` (rate), ``Gamma(alpha, beta)`` (shape, rate), ``StudentT(nu, mu, sigma)``,
 ``HalfStudentT(nu, sigma)``, ``LogNormal(mu, sigma)``, ``LKJ(eta)`` on a correlation matrix.
+
+A vector parameter whose elements have different priors (each SD of a term its own prior)
+becomes one PyMC distribution through :func:`pymc_vector_dist`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Sequence
 
 import numpy as np
 from scipy import special, stats
@@ -32,9 +36,29 @@ __all__ = [
     "LogNormal",
     "LKJ",
     "Flat",
+    "pymc_vector_dist",
 ]
 
 REAL, POSITIVE, CORRELATION = "real", "positive", "correlation"
+
+
+class _HalfTGen(stats.rv_continuous):
+    """|T| for T ~ Student-t(ν): density 2 t_ν(x) on x ≥ 0 (scipy has no half-t)."""
+
+    def _pdf(self, x, nu):
+        return 2.0 * stats.t.pdf(x, nu)
+
+    def _logpdf(self, x, nu):
+        return np.log(2.0) + stats.t.logpdf(x, nu)
+
+    def _cdf(self, x, nu):
+        return 2.0 * stats.t.cdf(x, nu) - 1.0
+
+    def _ppf(self, q, nu):
+        return stats.t.ppf(0.5 + 0.5 * q, nu)
+
+
+_half_t = _HalfTGen(a=0.0, name="half_t")
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,10 @@ class Prior:
 
         return getattr(pm, type(self).__name__)(name, **self.params, **kwargs)
 
+    def to_scipy(self):
+        """The frozen :mod:`scipy.stats` distribution (moments, quantiles, draws)."""
+        raise PriorError(f"{self} has no scipy.stats counterpart")
+
 
 @dataclass(frozen=True)
 class Normal(Prior):
@@ -98,6 +126,9 @@ class Normal(Prior):
 
     def logp(self, x):
         return stats.norm.logpdf(x, self.mu, self.sigma)
+
+    def to_scipy(self):
+        return stats.norm(self.mu, self.sigma)
 
     def normal_moments(self):
         return self.mu, self.sigma
@@ -115,6 +146,9 @@ class StudentT(Prior):
     def logp(self, x):
         return stats.t.logpdf(x, self.nu, self.mu, self.sigma)
 
+    def to_scipy(self):
+        return stats.t(self.nu, self.mu, self.sigma)
+
 
 @dataclass(frozen=True)
 class HalfNormal(Prior):
@@ -127,6 +161,9 @@ class HalfNormal(Prior):
     def logp(self, x):
         x = np.asarray(x, float)
         return np.where(x >= 0, stats.halfnorm.logpdf(x, scale=self.sigma), -np.inf)
+
+    def to_scipy(self):
+        return stats.halfnorm(scale=self.sigma)
 
 
 @dataclass(frozen=True)
@@ -143,6 +180,9 @@ class HalfStudentT(Prior):
         dens = np.log(2.0) + stats.t.logpdf(x, self.nu, 0.0, self.sigma)
         return np.where(x >= 0, dens, -np.inf)
 
+    def to_scipy(self):
+        return _half_t(self.nu, scale=self.sigma)
+
 
 @dataclass(frozen=True)
 class Exponential(Prior):
@@ -154,6 +194,9 @@ class Exponential(Prior):
 
     def logp(self, x):
         return stats.expon.logpdf(x, scale=1.0 / self.lam)
+
+    def to_scipy(self):
+        return stats.expon(scale=1.0 / self.lam)
 
 
 @dataclass(frozen=True)
@@ -168,6 +211,9 @@ class Gamma(Prior):
     def logp(self, x):
         return stats.gamma.logpdf(x, self.alpha, scale=1.0 / self.beta)
 
+    def to_scipy(self):
+        return stats.gamma(self.alpha, scale=1.0 / self.beta)
+
 
 @dataclass(frozen=True)
 class LogNormal(Prior):
@@ -180,6 +226,9 @@ class LogNormal(Prior):
 
     def logp(self, x):
         return stats.lognorm.logpdf(x, self.sigma, scale=np.exp(self.mu))
+
+    def to_scipy(self):
+        return stats.lognorm(self.sigma, scale=np.exp(self.mu))
 
 
 @dataclass(frozen=True)
@@ -238,3 +287,45 @@ class Flat(Prior):
             "posterior cannot be sampled reliably); flat priors are honoured by the "
             "'laplace' and 'map' backends"
         )
+
+
+def _batched_params(priors: Sequence[Prior]) -> dict[str, np.ndarray]:
+    names = [f.name for f in fields(priors[0])]
+    return {k: np.array([getattr(p, k) for p in priors], dtype=float) for k in names}
+
+
+def pymc_vector_dist(priors: Sequence[Prior]):
+    """An unregistered PyMC distribution of a vector whose element i has prior ``priors[i]``.
+
+    Priors of one class become one batched distribution (``HalfNormal.dist(sigma=[...])``);
+    mixed classes become a ``CustomDist`` that stacks one scalar distribution per element, so
+    that its log density is the sum of the elements' own. This is the form
+    ``pm.LKJCholeskyCov`` needs for its ``sd_dist``.
+
+    Parameters
+    ----------
+    priors : sequence of Prior
+        One prior per element; LKJ priors are not element priors and are refused.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    priors = list(priors)
+    if not priors:
+        raise PriorError("pymc_vector_dist needs at least one prior")
+    for p in priors:
+        if isinstance(p, LKJ):
+            raise PriorError(f"{p} is a prior on a correlation matrix, not on a vector element")
+    kinds = {type(p) for p in priors}
+    if len(kinds) == 1:
+        cls = priors[0]
+        if cls.is_flat:
+            return pm.Flat.dist(shape=len(priors))
+        return getattr(pm, type(cls).__name__).dist(
+            **_batched_params(priors), shape=len(priors)
+        )
+
+    def stack(size):
+        return pt.stack([pymc_vector_dist([p])[0] for p in priors])
+
+    return pm.CustomDist.dist(dist=stack, signature="->(n)", class_name="StackedPriors")

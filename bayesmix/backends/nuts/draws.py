@@ -1,0 +1,121 @@
+"""Draws of the model's free variables → the shared posterior names, in data scale.
+
+β comes back in X's column order (the intercept moved back from the centre of the
+predictors), σ and the cutpoints as sampled, and for every term
+
+- ``sd_<label>`` (chain, draw, r) and ``cor_<label>`` (chain, draw, r, r) from the
+  Cholesky factor L of the correlated terms (sd = row norms of L, cor = D⁻¹LLᵀD⁻¹), or the
+  sampled SDs of uncorrelated ones;
+- ``b_<label>`` (chain, draw, m, r) = z Lᵀ (or z · sd), the random effects themselves.
+
+Then the pointwise log-likelihood ``y`` (chain, draw, n) from the families' NumPy
+log-likelihoods, in blocks of draws so that the temporaries stay small.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...families.family import ordinal_loglik
+from ...results import naming
+from ...spec import ModelSpec
+from .model import BETA, CUTPOINTS, INTERCEPT, SIGMA, ModelLayout
+
+__all__ = ["posterior_draws", "pointwise_loglik", "unpack_cholesky"]
+
+_BLOCK_VALUES = 5_000_000  # draws × rows per block of the log-likelihood computation
+
+
+def unpack_cholesky(packed: np.ndarray, r: int) -> np.ndarray:
+    """(..., r(r+1)/2) packed lower triangles (row by row, PyMC's order) → (..., r, r)."""
+    rows, cols = np.tril_indices(r)
+    out = np.zeros(packed.shape[:-1] + (r, r))
+    out[..., rows, cols] = packed
+    return out
+
+
+def posterior_draws(spec: ModelSpec, layout: ModelLayout,
+                    raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Shared posterior variables from the sampler's draws (each (chain, draw, ...))."""
+    design = spec.design
+    p = len(design.x_names)
+    some = next(iter(raw.values()))
+    chains, draws = some.shape[:2]
+    beta = np.zeros((chains, draws, p))
+    slopes = raw[BETA] if len(layout.slope_index) else np.zeros((chains, draws, 0))
+    beta[..., layout.slope_index] = slopes
+    if layout.centred:
+        beta[..., layout.intercept_index] = raw[INTERCEPT] - slopes @ layout.xbar
+    out = {naming.BETA: beta}
+    if layout.has_sigma:
+        out[naming.SIGMA] = raw[SIGMA]
+    if layout.has_cutpoints:
+        out[naming.CUTPOINTS] = raw[CUTPOINTS]
+    for t, tl in zip(design.terms, layout.terms):
+        z = raw[tl.effects]
+        if tl.correlated:
+            L = unpack_cholesky(raw[tl.chol], t.r)
+            sd = np.sqrt(np.einsum("cdij,cdij->cdi", L, L))
+            cov = np.einsum("cdik,cdjk->cdij", L, L)
+            cor = cov / (sd[..., :, None] * sd[..., None, :])
+            idx = np.arange(t.r)
+            cor[..., idx, idx] = 1.0
+            out[naming.cor_var(t.label)] = cor
+            b = z if tl.centred else np.einsum("cdmk,cdjk->cdmj", z, L)
+        else:
+            sd = raw[tl.sd]
+            b = z if tl.centred else z * sd[:, :, None, :]
+        out[naming.sd_var(t.label)] = sd
+        out[naming.b_var(t.label)] = b
+    return out
+
+
+def _eta_block(design, posterior, sl: slice) -> np.ndarray:
+    beta = posterior[naming.BETA].reshape(-1, len(design.x_names))[sl]
+    eta = beta @ design.X.T
+    for t in design.terms:
+        b = posterior[naming.b_var(t.label)].reshape(-1, t.m, t.r)[sl]
+        for c in range(t.r):
+            eta += b[:, t.codes, c] * t.X[:, c]
+    if design.offset is not None:
+        eta += design.offset
+    return eta
+
+
+def pointwise_loglik(spec: ModelSpec, posterior: dict[str, np.ndarray]) -> np.ndarray:
+    """log p(y_i | draw) for every draw and row, shape (chain, draw, n).
+
+    Uses :meth:`Family.loglik` (R's constants included) and, for the ordinal family,
+    :func:`~bayesmix.families.family.ordinal_loglik`. Prior weights as in the model:
+    precision weights for the Gaussian family, multiplying the log-likelihood otherwise; rows
+    with weight 0 get 0.
+    """
+    design = spec.design
+    fam = design.family
+    chains, draws = posterior[naming.BETA].shape[:2]
+    total, n = chains * draws, design.n
+    out = np.empty((total, n))
+    step = max(1, _BLOCK_VALUES // max(n, 1))
+    w = design.weights
+    sigma = posterior[naming.SIGMA].reshape(-1) if fam.has_sigma else None
+    cuts = (posterior[naming.CUTPOINTS].reshape(total, -1) if fam.name == "ordinal"
+            else None)
+    for start in range(0, total, step):
+        sl = slice(start, min(start + step, total))
+        eta = _eta_block(design, posterior, sl)
+        if fam.name == "ordinal":
+            block = np.stack([ordinal_loglik(design.y, e, c) for e, c in zip(eta, cuts[sl])])
+        else:
+            mu = fam.link.inverse(eta)
+            if fam.has_sigma:
+                s = sigma[sl][:, None]
+                if w is not None:
+                    with np.errstate(divide="ignore"):
+                        s = s / np.sqrt(w)
+                block = fam.loglik(design.y, mu, design.trials, s)
+            else:
+                block = fam.loglik(design.y, mu, design.trials)
+        if w is not None:
+            block = np.where(w > 0, block if fam.has_sigma else w * block, 0.0)
+        out[sl] = block
+    return out.reshape(chains, draws, n)

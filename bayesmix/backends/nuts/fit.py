@@ -1,0 +1,146 @@
+"""The nuts backend's ``fit``: build → compile (once per spec) → sample → Fit."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from ...errors import ConvergenceWarning
+from ...results import FitInfo, make_idata, naming
+from ...results.fit import Fit
+from ...spec import ModelSpec
+from . import diagnostics
+from .draws import pointwise_loglik, posterior_draws
+from .model import build_model
+from .options import LOG_LIKELIHOOD_AUTO_MAX, NutsOptions
+from .sample import cached, compile_model, sample
+
+__all__ = ["fit_nuts"]
+
+# Random effects beyond this many entries are checked on an evenly spaced subset (the full
+# rank-normalised diagnostics cost about 2 s per 1000 parameters at 4000 draws).
+MAX_CHECKED_B = 2000
+
+
+def _checked_b(b: np.ndarray) -> tuple[np.ndarray, bool]:
+    flat = b.reshape(b.shape[0], b.shape[1], -1)
+    if flat.shape[2] <= MAX_CHECKED_B:
+        return b, False
+    idx = np.linspace(0, flat.shape[2] - 1, MAX_CHECKED_B).round().astype(np.intp)
+    return flat[:, :, idx], True
+
+
+def _to_check(spec: ModelSpec, posterior: dict[str, np.ndarray]):
+    """The variables the convergence check looks at (b possibly on a subset)."""
+    checked, subset = {}, False
+    for name, draws in posterior.items():
+        if name.startswith("b_"):
+            checked[name], sub = _checked_b(draws)
+            subset = subset or sub
+        else:
+            checked[name] = draws
+    return checked, subset
+
+
+def _log_likelihood(spec, posterior, options: NutsOptions, messages: list[str]):
+    if options.prior_only or options.log_likelihood is False:
+        return None
+    values = posterior[naming.BETA].shape[0] * posterior[naming.BETA].shape[1] * spec.design.n
+    if options.log_likelihood == "auto" and values > LOG_LIKELIHOOD_AUTO_MAX:
+        messages.append(
+            f"The pointwise log-likelihood ({values:,} values: chains × draws × rows) was not "
+            "stored to save memory; pass log_likelihood=True to store it (needed for "
+            "LOO / compare)."
+        )
+        return None
+    return {naming.Y: pointwise_loglik(spec, posterior)}
+
+
+def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
+    """Sample the posterior (or the prior) of ``spec`` with NUTS.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    options : NutsOptions
+
+    Returns
+    -------
+    Fit
+        ``idata.posterior`` holds ``beta``, ``sigma``, ``cutpoints``, ``sd_<label>``,
+        ``cor_<label>``, ``b_<label>``; ``sample_stats`` the sampler statistics;
+        ``log_likelihood`` the pointwise log-likelihood (see ``log_likelihood`` option).
+    """
+    timings: dict[str, float] = {}
+    key = (options.prior_only, options.sampler, options.nutpie_mode, options.parameterization)
+
+    def build_and_compile():
+        start = time.perf_counter()
+        model, layout = build_model(spec, prior_only=options.prior_only,
+                                    parameterization=options.parameterization)
+        built = time.perf_counter() - start
+        return model, layout, built, compile_model(model, layout.initial, options)
+
+    model, layout, built, compiled = cached(spec, key, build_and_compile)
+    timings["build"], timings["compile"] = built, compiled.seconds
+    out = sample(compiled, options)
+    timings["sample"] = out.seconds
+
+    start = time.perf_counter()
+    posterior = posterior_draws(spec, layout, out.draws)
+    timings["convert"] = time.perf_counter() - start
+
+    messages: list[str] = []
+    start = time.perf_counter()
+    loglik = _log_likelihood(spec, posterior, options, messages)
+    timings["log_likelihood"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    checked, subset = _to_check(spec, posterior)
+    skip = tuple(naming.cor_var(t.label) for t in spec.design.terms if t.correlated)
+    summary, problems = diagnostics.assess(
+        checked, out.stats, chains=options.chains, max_treedepth=options.max_treedepth,
+        skip_diagonal=skip,
+    )
+    timings["diagnostics"] = time.perf_counter() - start
+    for message in problems:
+        warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    messages = list(problems) + messages
+
+    approximation = ("prior draws (MCMC, NUTS, prior_only=True)" if options.prior_only
+                     else "exact (MCMC, NUTS)")
+    attrs = {
+        "sampler": options.sampler,
+        "nutpie_mode": compiled.mode,
+        "draws": options.draws,
+        "tune": options.tune,
+        "chains": options.chains,
+        "seed": -1 if options.seed is None else options.seed,
+        "target_accept": options.target_accept,
+        "prior_only": int(options.prior_only),
+    }
+    idata = make_idata(
+        spec, posterior, backend="nuts", approximation=approximation,
+        log_likelihood=loglik, sample_stats=out.stats, attrs=attrs,
+    )
+    extra = {
+        **summary,
+        "sampler": options.sampler,
+        "nutpie_mode": compiled.mode,
+        "seconds_per_gradient": compiled.seconds_per_gradient,
+        "random_effects_checked_on_subset": subset,
+        "centred_terms": [t.label for t in layout.terms if t.centred],
+        "prior_only": options.prior_only,
+    }
+    info = FitInfo(
+        backend="nuts",
+        method="NUTS (prior only)" if options.prior_only else "NUTS",
+        converged=not problems,
+        iterations=options.draws * options.chains,
+        messages=tuple(messages),
+        timings=timings,
+        extra=extra,
+    )
+    return Fit(spec=spec, idata=idata, info=info, estimates=None)

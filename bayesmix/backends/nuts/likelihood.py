@@ -1,0 +1,111 @@
+"""Log-likelihood of the response given the linear predictor, as PyTensor expressions.
+
+The sampler only needs the log density up to constants that do not depend on the
+parameters, so the canonical-link cases are written in their cheapest form
+(``y η − n softplus(η)`` for the logit link, ``y η − exp(η)`` for the log link); the full
+pointwise log-likelihood, with R's constants, is computed afterwards in NumPy from the draws
+(:mod:`bayesmix.backends.nuts.loglik`).
+
+Prior weights follow lme4: for the Gaussian family they are precision weights
+(y_i ~ N(η_i, σ² / w_i)); for the others the log-likelihood of row i is multiplied by w_i.
+Rows with weight 0 carry no information and are left out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+
+from ...design import Design
+from ...errors import FamilyError
+
+__all__ = ["loglik_sum", "ordinal_logp"]
+
+
+def _log_sigmoid(x):
+    return -pt.softplus(-x)
+
+
+def _mean(link: str, eta):
+    """μ = g⁻¹(η) for the links of the supported families."""
+    if link == "identity":
+        return eta
+    if link == "log":
+        return pt.exp(eta)
+    if link == "logit":
+        return pt.sigmoid(eta)
+    if link == "probit":
+        return 0.5 * pt.erfc(-eta / np.sqrt(2.0))
+    if link == "cloglog":
+        return -pt.expm1(-pt.exp(eta))
+    raise FamilyError(f"the nuts backend has no {link!r} link")
+
+
+def _binary_logp(link: str, eta, y, n):
+    """Σ-terms y log μ + (n − y) log(1 − μ), written stably for each link."""
+    if link == "logit":
+        return y * eta - n * pt.softplus(eta)
+    if link == "probit":
+        log_mu = pt.log(0.5 * pt.erfc(-eta / np.sqrt(2.0)))
+        log_1m = pt.log(0.5 * pt.erfc(eta / np.sqrt(2.0)))
+        return y * log_mu + (n - y) * log_1m
+    if link == "cloglog":
+        # μ = 1 − exp(−exp(η)): log(1 − μ) = −exp(η), log μ = log(−expm1(−exp(η))).
+        e = pt.exp(eta)
+        return y * pt.log(-pt.expm1(-e)) - (n - y) * e
+    raise FamilyError(f"the nuts backend has no {link!r} link for binary data")
+
+
+def ordinal_logp(codes: np.ndarray, eta, cutpoints, n_levels: int):
+    """Pointwise log P(y = j) of the cumulative-logit model, logit P(y ≤ j) = α_j − η.
+
+    With u = α_j − η and l = α_{j−1} − η (l < u):
+    log(F(u) − F(l)) = log F(u) + log F(−l) + log(1 − exp(l − u)), F the logistic CDF; the
+    end categories keep only the finite terms. Every branch is finite, so no NaN gradients
+    leak through the selection.
+    """
+    lower_pad = pt.concatenate([cutpoints[:1] - 1.0, cutpoints])
+    upper_pad = pt.concatenate([cutpoints, cutpoints[-1:] + 1.0])
+    u = upper_pad[codes] - eta
+    low = lower_pad[codes] - eta
+    first = codes == 0
+    last = codes == n_levels - 1
+    out = pt.switch(first, 0.0, _log_sigmoid(-low)) + pt.switch(last, 0.0, _log_sigmoid(u))
+    middle = ~(first | last)
+    if bool(np.any(middle)):
+        out = out + pt.switch(middle, pt.log1mexp(pt.minimum(low - u, -1e-12)), 0.0)
+    return out
+
+
+def loglik_sum(design: Design, eta, sigma=None, cutpoints=None):
+    """Σ_i w_i log p(y_i | η_i) up to parameter-free constants, as one scalar expression."""
+    fam = design.family
+    y = np.ascontiguousarray(design.y, dtype=float)
+    w = None if design.weights is None else np.ascontiguousarray(design.weights)
+    keep = None
+    if w is not None and np.any(w == 0):
+        keep = np.flatnonzero(w > 0)
+        eta, y, w = eta[keep], y[keep], w[keep]
+    if fam.name == "gaussian":
+        mu = _mean(fam.link.name, eta)
+        if w is None:
+            return -0.5 * pt.sum(pt.sqr(y - mu)) / pt.sqr(sigma) - y.size * pt.log(sigma)
+        return (-0.5 * pt.sum(w * pt.sqr(y - mu)) / pt.sqr(sigma)
+                - y.size * pt.log(sigma))
+    if fam.name in ("bernoulli", "binomial"):
+        n = np.ones_like(y) if design.trials is None else np.ascontiguousarray(design.trials)
+        if keep is not None and design.trials is not None:
+            n = n[keep]
+        terms = _binary_logp(fam.link.name, eta, y, np.asarray(n, dtype=float))
+    elif fam.name == "poisson":
+        if fam.link.name == "log":
+            terms = y * eta - pt.exp(eta)
+        else:
+            mu = _mean(fam.link.name, eta)
+            terms = y * pt.log(mu) - mu
+    elif fam.name == "ordinal":
+        n_levels = len(design.response_levels)
+        terms = ordinal_logp(y.astype(np.int64), eta, cutpoints, n_levels)
+    else:
+        raise FamilyError(f"the nuts backend does not fit the {fam.name!r} family")
+    return pt.sum(terms if w is None else w * terms)

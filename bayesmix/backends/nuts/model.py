@@ -1,0 +1,298 @@
+"""ModelSpec → pm.Model: the multilevel model in the form NUTS samples well.
+
+η = Xβ + Σ_k (X_k ∘ b_k[codes_k]) 1 + offset. For every random term k, with T_k the
+Cholesky factor of Cov(b_kj) from ``pm.LKJCholeskyCov`` (LKJ(η) on the correlation, each
+column's SD with its own prior) for a correlated term, or diag(sd_k) for an uncorrelated one
+(``||`` or a single column), the effects b_k (m_k × r_k) are either
+
+- non-centred: z_k ~ N(0, 1) and b_k = z_k T_kᵀ, or
+- centred: the rows of b_k ~ N(0, T_k T_kᵀ) directly,
+
+chosen per term from the data (:mod:`bayesmix.backends.nuts.parameterization`). The rows reach
+b_k by integer indexing with the group codes, one column at a time; no Z matrix is formed.
+
+The intercept is sampled at the centre of the predictors: the free variable
+``Intercept_centred`` = β₀ + x̄ᵀβ with the user's prior on β₀ = ``Intercept_centred`` − x̄ᵀβ
+added as a potential. The map (β₀, β) → (β₀ + x̄ᵀβ, β) has unit Jacobian, so the posterior
+is exactly that of the uncentred model; the sampler just no longer sees the strong
+intercept–slope correlation that uncentred predictors create.
+
+The model holds only the free variables and the likelihood (no deterministics): SDs,
+correlations and b in data scale are computed from the draws in NumPy
+(:mod:`bayesmix.backends.nuts.draws`), which keeps the compiled graph small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...design import Design
+from ...errors import PriorError
+from ...results import naming
+from ...spec import ModelSpec
+from ...spec.priors import Normal, StudentT, pymc_vector_dist
+from .likelihood import loglik_sum
+from .parameterization import choose_centred
+
+__all__ = ["ModelLayout", "TermLayout", "build_model", "INTERCEPT", "BETA", "SIGMA",
+           "CUTPOINTS"]
+
+INTERCEPT = "Intercept_centred"
+BETA = "beta"
+SIGMA = "sigma"
+CUTPOINTS = "cutpoints"
+SLOPE_DIM = "coef"
+
+
+@dataclass(frozen=True)
+class TermLayout:
+    """Where one random term lives in the model.
+
+    Attributes
+    ----------
+    label : str
+    correlated : bool
+        True: ``chol`` is the packed Cholesky factor of LKJCholeskyCov; False: ``sd`` holds
+        the SDs.
+    centred : bool
+        True: ``effects`` is b itself (b_j ~ N(0, Σ)); False: ``effects`` is z with
+        b_j = T z_j.
+    effects : str
+        Name of the (m, r) variable.
+    chol : str or None
+    sd : str or None
+    """
+
+    label: str
+    correlated: bool
+    centred: bool
+    effects: str
+    chol: str | None
+    sd: str | None
+
+
+@dataclass(frozen=True)
+class ModelLayout:
+    """Names of the model's free variables and how to map them back to β.
+
+    Attributes
+    ----------
+    free : tuple of str
+        Names of all free random variables, in model order.
+    centred : bool
+        Whether the intercept is sampled as ``Intercept_centred``.
+    intercept_index : int or None
+        Position of ``(Intercept)`` in X's columns.
+    slope_index : ndarray of int
+        Positions in X of the coefficients in the ``beta`` variable.
+    xbar : ndarray
+        Means of those columns (the centring).
+    terms : tuple of TermLayout
+    has_sigma, has_cutpoints : bool
+    initial : dict name → array
+        Starting values (before jitter) that differ from PyMC's defaults: the centred
+        intercept at its prior location, ordered cutpoints near the data's proportions.
+    """
+
+    free: tuple[str, ...]
+    centred: bool
+    intercept_index: int | None
+    slope_index: np.ndarray
+    xbar: np.ndarray
+    terms: tuple[TermLayout, ...]
+    has_sigma: bool
+    has_cutpoints: bool
+    initial: dict
+
+
+def _location(prior) -> float:
+    if isinstance(prior, (Normal, StudentT)):
+        return float(prior.mu)
+    return 0.0
+
+
+def _coords(design: Design, slope_names: list[str]) -> dict:
+    coords: dict = {SLOPE_DIM: slope_names}
+    for t in design.terms:
+        coords[naming.term_dim(t.label)] = list(t.columns)
+        coords[naming.level_dim(t.label)] = [str(v) for v in t.levels]
+    if design.family.name == "ordinal":
+        coords[naming.CUTPOINT] = naming.cutpoint_labels(design)
+    return coords
+
+
+def _vector_rv(name: str, priors, dims, *, positive: bool):
+    """One free vector RV whose elements carry their own priors."""
+    import pymc as pm
+
+    if len({type(p) for p in priors}) == 1:
+        kind = type(priors[0]).__name__
+        if kind == "Flat":
+            return pm.Flat(name, shape=len(priors), dims=dims)
+        params = {k: np.array([getattr(p, k) for p in priors]) for k in priors[0].params}
+        return getattr(pm, kind)(name, **params, shape=len(priors), dims=dims)
+    return pm.CustomDist(
+        name, dist=lambda size: pymc_vector_dist(priors), signature="->(n)",
+        shape=len(priors), dims=dims,
+        transform=pm.distributions.transforms.log if positive else None,
+        class_name="StackedPriors",
+    )
+
+
+def _cutpoints_init(design: Design) -> np.ndarray:
+    """logit of the empirical cumulative proportions: an ordered, data-near start."""
+    k = len(design.response_levels)
+    counts = np.bincount(design.y.astype(np.int64), minlength=k).astype(float) + 0.5
+    cum = np.cumsum(counts)[:-1] / counts.sum()
+    return np.log(cum) - np.log1p(-cum)
+
+
+def _mvnormal_chol_logp(value, L):
+    """Row-wise log N(b_j | 0, L Lᵀ), by forward substitution (no LAPACK call, so the
+    compiled model stays cacheable); the −(r/2) log 2π constant is dropped."""
+    import pytensor.tensor as pt
+
+    r = value.type.shape[-1]
+    u = []
+    for c in range(r):
+        acc = value[..., c]
+        for k in range(c):
+            acc = acc - L[..., c, k] * u[k]
+        u.append(acc / L[..., c, c])
+    quad = sum(pt.sqr(uc) for uc in u)
+    return -0.5 * quad - pt.sum(pt.log(pt.diagonal(L, axis1=-2, axis2=-1)), axis=-1)
+
+
+def _term_effects(spec: ModelSpec, t, centred: bool, pm, pt):
+    """Free variables of one term and b (m × r) as an expression."""
+    label = t.label
+    dims = (naming.level_dim(label), naming.term_dim(label))
+    sd_priors = spec.sd_priors(label)
+    name = f"b_{label}" if centred else f"z_{label}"
+    if t.correlated:
+        chol_name = f"chol_{label}"
+        packed = pm.LKJCholeskyCov(
+            chol_name, eta=float(spec.cor_prior(label).eta), n=t.r,
+            sd_dist=pymc_vector_dist(sd_priors), compute_corr=False,
+        )
+        L = pm.expand_packed_triangular(t.r, packed, lower=True)
+        layout = TermLayout(label, True, centred, name, chol_name, None)
+        if centred:
+            b = pm.CustomDist(name, L, logp=_mvnormal_chol_logp, signature="(r,r)->(r)",
+                              shape=(t.m, t.r), dims=dims, class_name="MvNormalChol")
+            return layout, b
+        z = pm.Normal(name, 0.0, 1.0, shape=(t.m, t.r), dims=dims)
+        # b_j = L z_j; written as a broadcast product because numba's compiled BLAS calls
+        # cannot be cached on disk (a dot would recompile the model every session).
+        return layout, (z[:, None, :] * L[None, :, :]).sum(axis=2)
+    sd_name = f"sd_{label}"
+    sd = _vector_rv(sd_name, sd_priors, (naming.term_dim(label),), positive=True)
+    layout = TermLayout(label, False, centred, name, None, sd_name)
+    if centred:
+        return layout, pm.Normal(name, 0.0, sd[None, :], shape=(t.m, t.r), dims=dims)
+    z = pm.Normal(name, 0.0, 1.0, shape=(t.m, t.r), dims=dims)
+    return layout, z * sd
+
+
+def build_model(spec: ModelSpec, *, prior_only: bool = False,
+                parameterization: str = "auto"):
+    """The pm.Model of a ModelSpec and the layout of its free variables.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Every prior must be proper except flat priors on fixed effects.
+    prior_only : bool
+        Leave the likelihood out (samples from the prior).
+    parameterization : {"auto", "centred", "noncentred"}
+        Form of the random effects; "auto" chooses per term
+        (:func:`~bayesmix.backends.nuts.parameterization.choose_centred`; always non-centred
+        when sampling the prior).
+
+    Returns
+    -------
+    (pymc.Model, ModelLayout)
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    design = spec.design
+    names = list(design.x_names)
+    beta_priors = spec.beta_priors()
+    icpt = names.index("(Intercept)") if "(Intercept)" in names else None
+    slope_index = np.array([j for j in range(len(names)) if j != icpt], dtype=np.intp)
+    slope_names = [names[j] for j in slope_index]
+    X_slopes = np.ascontiguousarray(design.X[:, slope_index])
+    centred = icpt is not None
+    xbar = X_slopes.mean(axis=0) if centred and design.n else np.zeros(len(slope_index))
+    if prior_only and any(p.is_flat for p in beta_priors):
+        raise PriorError(
+            "prior_only=True needs proper priors on every coefficient; the flat priors on "
+            + ", ".join(n for n, p in zip(names, beta_priors) if p.is_flat)
+            + " have no distribution to sample from"
+        )
+
+    terms, initial = [], {}
+    with pm.Model(coords=_coords(design, slope_names)) as model:
+        eta = 0.0
+        if len(slope_index):
+            beta = _vector_rv(BETA, [beta_priors[j] for j in slope_index], (SLOPE_DIM,),
+                              positive=False)
+            eta = ((X_slopes - xbar) * beta[None, :]).sum(axis=1)
+        if centred:
+            prior0 = beta_priors[icpt]
+            slope_locs = np.array([_location(beta_priors[j]) for j in slope_index])
+            start = _location(prior0) + float(xbar @ slope_locs) if len(slope_index) else \
+                _location(prior0)
+            alpha = pm.Flat(INTERCEPT)
+            initial[INTERCEPT] = np.asarray(start, dtype=float)
+            if not prior0.is_flat:
+                beta0 = alpha - (xbar * beta).sum() if len(slope_index) else alpha
+                pm.Potential("intercept_prior",
+                             pm.logp(pymc_vector_dist([prior0]), pt.atleast_1d(beta0)).sum())
+            eta = eta + alpha
+        if parameterization == "auto":
+            centre = ({t.label: False for t in design.terms} if prior_only
+                      else choose_centred(design))
+        else:
+            centre = {t.label: parameterization == "centred" for t in design.terms}
+        for t in design.terms:
+            layout, b = _term_effects(spec, t, centre[t.label], pm, pt)
+            terms.append(layout)
+            codes = np.ascontiguousarray(t.codes)
+            for c in range(t.r):
+                # Contiguous copies: numba embeds strided constant arrays as "dynamic
+                # globals", which keeps the compiled model out of the on-disk cache.
+                col = np.ascontiguousarray(t.X[:, c])
+                gathered = b[:, c][codes]
+                eta = eta + (gathered if np.all(col == 1.0) else gathered * col)
+        if design.offset is not None:
+            eta = eta + np.ascontiguousarray(design.offset)
+        sigma = cutpoints = None
+        if design.family.has_sigma:
+            sigma = spec.sigma_prior.to_pymc(SIGMA)
+        if design.family.name == "ordinal":
+            prior = spec.cutpoints_prior
+            cutpoints = getattr(pm, type(prior).__name__)(
+                CUTPOINTS, **prior.params, shape=len(design.response_levels) - 1,
+                dims=naming.CUTPOINT,
+                transform=pm.distributions.transforms.ordered,
+            )
+            initial[CUTPOINTS] = _cutpoints_init(design)
+        if not prior_only:
+            eta_vec = eta if getattr(eta, "ndim", 0) == 1 else pt.zeros(design.n) + eta
+            pm.Potential("loglik", loglik_sum(design, eta_vec, sigma, cutpoints))
+    layout = ModelLayout(
+        free=tuple(rv.name for rv in model.free_RVs),
+        centred=centred,
+        intercept_index=icpt,
+        slope_index=slope_index,
+        xbar=np.asarray(xbar, dtype=float),
+        terms=tuple(terms),
+        has_sigma=sigma is not None,
+        has_cutpoints=cutpoints is not None,
+        initial=initial,
+    )
+    return model, layout

@@ -1,0 +1,116 @@
+"""Options of the nuts backend (``bayesmix.fit(..., backend="nuts", **options)``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import OptionsError
+
+__all__ = ["NutsOptions", "LOG_LIKELIHOOD_AUTO_MAX"]
+
+# log_likelihood="auto" stores the pointwise log-likelihood when it has at most this many
+# values (chains × draws × rows; 400 MB in float64).
+LOG_LIKELIHOOD_AUTO_MAX = 50_000_000
+
+_CHOICES = {
+    "sampler": ("nutpie", "pymc"),
+    "nutpie_mode": ("auto", "cfunc", "pyfunc"),
+    "mass_matrix": ("diag", "low_rank"),
+    "parameterization": ("auto", "centred", "noncentred"),
+    "log_likelihood": ("auto", True, False),
+}
+
+
+def _integer(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise OptionsError(f"{name} must be an integer ≥ {minimum}, not {value!r}")
+
+
+@dataclass(frozen=True)
+class NutsOptions:
+    """How the nuts backend samples.
+
+    Parameters
+    ----------
+    draws : int
+        Draws kept per chain (after tuning).
+    tune : int
+        Tuning (warm-up) iterations per chain, discarded.
+    chains : int
+    cores : int or None
+        Chains run at the same time (threads for nutpie, processes for PyMC); None uses
+        every CPU.
+    seed : int or None
+        Seed of the sampler (and of the jittered starting points).
+    sampler : {"nutpie", "pymc"}
+        nutpie (Rust NUTS with its mass-matrix adaptation) or PyMC's ``pm.sample``.
+    nutpie_mode : {"auto", "cfunc", "pyfunc"}
+        How nutpie evaluates the model (see :mod:`bayesmix.backends.nuts.sample`): "cfunc"
+        runs chains in parallel at a few seconds of extra compilation, "pyfunc" compiles from
+        PyTensor's cache and runs the chains one at a time; "auto" picks by the measured cost
+        of a gradient.
+    target_accept : float in (0, 1)
+        Target acceptance rate of the step-size adaptation; raise it (0.95, 0.99) when there
+        are divergences.
+    max_treedepth : int
+        Largest tree depth of NUTS (2^depth leapfrog steps at most).
+    mass_matrix : {"diag", "low_rank"}
+        nutpie's mass matrix: diagonal, or diagonal plus a low-rank correction that follows
+        strong posterior correlations (nutpie only).
+    parameterization : {"auto", "centred", "noncentred"}
+        Form of the random effects (see :mod:`bayesmix.backends.nuts.model`); "auto" chooses
+        per term from the data's signal-to-noise ratio.
+    progressbar : bool
+    prior_only : bool
+        Sample from the prior (the likelihood is left out).
+    log_likelihood : {"auto", True, False}
+        Store the pointwise log-likelihood (needed by ``compare``/LOO). "auto" stores it when
+        it has at most 5·10⁷ values (chains × draws × rows) and otherwise says in the fit's
+        messages how to get it.
+    """
+
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    cores: int | None = None
+    seed: int | None = None
+    sampler: str = "nutpie"
+    nutpie_mode: str = "auto"
+    target_accept: float = 0.8
+    max_treedepth: int = 10
+    mass_matrix: str = "diag"
+    parameterization: str = "auto"
+    progressbar: bool = True
+    prior_only: bool = False
+    log_likelihood: bool | str = "auto"
+
+    def __post_init__(self):
+        _integer("draws", self.draws, 1)
+        _integer("tune", self.tune, 0)
+        _integer("chains", self.chains, 1)
+        _integer("max_treedepth", self.max_treedepth, 1)
+        if self.cores is not None:
+            _integer("cores", self.cores, 1)
+        if self.seed is not None:
+            _integer("seed", self.seed, 0)
+        for name, valid in _CHOICES.items():
+            value = getattr(self, name)
+            if not any(value is v or (type(value) is type(v) and value == v) for v in valid):
+                raise OptionsError(
+                    f"{name}={value!r} is not valid; choose one of: "
+                    + ", ".join(map(repr, valid))
+                )
+        if isinstance(self.target_accept, bool) or not isinstance(
+            self.target_accept, (int, float)
+        ) or not 0.0 < self.target_accept < 1.0:
+            raise OptionsError(
+                f"target_accept must lie strictly between 0 and 1, not {self.target_accept!r}"
+            )
+        for name in ("progressbar", "prior_only"):
+            if not isinstance(getattr(self, name), bool):
+                raise OptionsError(f"{name} must be True or False")
+        if self.sampler == "pymc" and self.mass_matrix != "diag":
+            raise OptionsError(
+                "mass_matrix='low_rank' needs sampler='nutpie' (PyMC's NUTS adapts a diagonal "
+                "mass matrix)"
+            )

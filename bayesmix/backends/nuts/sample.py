@@ -1,0 +1,264 @@
+"""Compile a pm.Model once and sample it with nutpie (default) or PyMC's NUTS.
+
+nutpie can run a PyMC model two ways, and which is faster depends on the model's size:
+
+- ``"cfunc"``: nutpie compiles the log density and its gradient into a numba C callback and
+  runs the chains in parallel threads. Numba cannot cache that callback, so every new model
+  pays a few seconds of LLVM compilation.
+- ``"pyfunc"``: we compile the same log density with PyTensor's numba backend (whose compiled
+  functions are cached on disk, so a model of a known shape compiles in about a second) and
+  nutpie calls it through Python. The chains then share the GIL and run one at a time.
+
+``nutpie_mode="auto"`` times a few gradient evaluations of the pyfunc version and switches to
+the cfunc version only when the parallel chains would save more time than the extra
+compilation costs; on a small model (sleepstudy) the whole fit is then dominated by sampling,
+not compiling.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .options import NutsOptions
+
+__all__ = ["Compiled", "compile_model", "sample", "SamplerOutput"]
+
+# Estimated seconds of LLVM work that the cfunc mode adds, and leapfrog steps per draw assumed
+# when predicting the sampling time (tree depth 4, the typical value after adaptation).
+CFUNC_COMPILE_S = 5.0
+STEPS_PER_DRAW = 16
+
+# nutpie's sample statistics under ArviZ's names.
+_NUTPIE_STATS = {
+    "diverging": "diverging",
+    "depth": "tree_depth",
+    "maxdepth_reached": "reached_max_treedepth",
+    "energy": "energy",
+    "energy_error": "energy_error",
+    "step_size": "step_size",
+    "mean_tree_accept": "acceptance_rate",
+    "n_steps": "n_steps",
+    "logp": "lp",
+}
+_PYMC_STATS = ("diverging", "tree_depth", "reached_max_treedepth", "energy", "energy_error",
+               "step_size", "acceptance_rate", "n_steps", "lp")
+
+
+@dataclass(frozen=True, eq=False)
+class Compiled:
+    """A model ready to sample.
+
+    Attributes
+    ----------
+    mode : {"cfunc", "pyfunc", "pymc"}
+    model : pymc.Model
+    nutpie_model : nutpie CompiledModel or None
+    seconds : float
+        Compilation time (0 for "pymc", which compiles inside ``pm.sample``).
+    seconds_per_gradient : float or None
+        Measured cost of one log-density-and-gradient evaluation (pyfunc version).
+    initial : dict
+        Starting values handed to the sampler.
+    """
+
+    mode: str
+    model: Any
+    nutpie_model: Any
+    seconds: float
+    seconds_per_gradient: float | None = None
+    initial: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SamplerOutput:
+    """Raw draws of the free variables (constrained scale) and the sampler statistics."""
+
+    draws: dict[str, np.ndarray]
+    stats: dict[str, np.ndarray]
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _free_names(model) -> list[str]:
+    return [rv.name for rv in model.free_RVs]
+
+
+def _numba_functions(model, initial: dict, seed: int | None):
+    """PyTensor (numba mode) functions x ↦ (logp, ∇logp) and x ↦ free RVs, and x₀."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pymc.initial_point import make_initial_point_fn
+    from pymc.pytensorf import join_nonshared_inputs
+
+    initial_fn = make_initial_point_fn(
+        model=model, overrides=initial, jitter_rvs=set(model.free_RVs),
+        return_transformed=True,
+    )
+    point = initial_fn(seed)
+    value_vars = model.value_vars
+    logp = model.logp(jacobian=True)
+    grad = pt.concatenate([g.ravel() for g in pt.grad(logp, value_vars)])
+    (logp, grad), x = join_nonshared_inputs(point, [logp, grad], value_vars)
+    constrained = model.replace_rvs_by_values(model.free_RVs)
+    expanded, x2 = join_nonshared_inputs(point, constrained, value_vars)
+    logp_fn = pytensor.function([x], [logp, grad], mode="NUMBA")
+    expand_fn = pytensor.function([x2], expanded, mode="NUMBA")
+    names = [v.name for v in value_vars]
+
+    def x0(seed_: int) -> np.ndarray:
+        p = initial_fn(int(seed_))
+        return np.concatenate([np.ravel(p[n]) for n in names]).astype(np.float64)
+
+    return logp_fn, expand_fn, x0, x0(0 if seed is None else seed)
+
+
+def _time_gradient(logp_fn, x0: np.ndarray) -> float:
+    jit = logp_fn.vm.jit_fn
+    jit(x0)
+    reps, start = 0, time.perf_counter()
+    while reps < 3 or (time.perf_counter() - start < 0.05 and reps < 1000):
+        jit(x0)
+        reps += 1
+    return (time.perf_counter() - start) / reps
+
+
+def _threads(options: NutsOptions) -> int:
+    import os
+
+    cores = options.cores if options.cores is not None else (os.cpu_count() or 1)
+    return max(1, min(cores, options.chains))
+
+
+def compile_model(model, initial: dict, options: NutsOptions) -> Compiled:
+    """Compile ``model`` for the sampler and mode chosen by ``options``.
+
+    ``initial`` maps free variables to starting values (before jitter) that replace PyMC's
+    defaults.
+    """
+    if options.sampler == "pymc":
+        return Compiled("pymc", model, None, 0.0, initial=initial)
+    import nutpie
+    from nutpie.compiled_pyfunc import from_pyfunc
+
+    start = time.perf_counter()
+    mode = options.nutpie_mode
+    per_grad = None
+    if mode in ("auto", "pyfunc"):
+        logp_fn, expand_fn, x0_fn, x0 = _numba_functions(model, initial, options.seed)
+        per_grad = _time_gradient(logp_fn, x0)
+        if mode == "auto":
+            serial = options.chains * (options.draws + options.tune) * STEPS_PER_DRAW * per_grad
+            saved = serial * (1.0 - 1.0 / _threads(options))
+            mode = "cfunc" if saved > CFUNC_COMPILE_S else "pyfunc"
+    if mode == "cfunc":
+        compiled = nutpie.compile_pymc_model(
+            model, var_names=_free_names(model), freeze_model=True,
+            initial_points=dict(initial),
+        )
+        return Compiled("cfunc", model, compiled, time.perf_counter() - start, per_grad)
+
+    names = _free_names(model)
+    logp_jit, expand_jit = logp_fn.vm.jit_fn, expand_fn.vm.jit_fn
+    shapes = [tuple(int(s) for s in np.shape(a)) for a in expand_jit(x0)]
+
+    def make_logp():
+        def logp(x):
+            value, grad = logp_jit(x)
+            return float(value), grad
+
+        return logp
+
+    def make_expand(seed1, seed2, chain):
+        def expand(x):
+            return {n: np.asarray(v, dtype=np.float64).reshape(s)
+                    for n, v, s in zip(names, expand_jit(x), shapes)}
+
+        return expand
+
+    compiled = from_pyfunc(
+        ndim=x0.size,
+        make_logp_fn=make_logp,
+        make_expand_fn=make_expand,
+        expanded_dtypes=[np.dtype("float64")] * len(names),
+        expanded_shapes=shapes,
+        expanded_names=names,
+        coords={k: list(v) for k, v in model.coords.items() if v is not None},
+        dims={n: tuple(d) for n, d in model.named_vars_to_dims.items() if n in names},
+        make_initial_point_fn=x0_fn,
+    )
+    return Compiled("pyfunc", model, compiled, time.perf_counter() - start, per_grad)
+
+
+def _nutpie_sample(compiled: Compiled, options: NutsOptions) -> SamplerOutput:
+    import nutpie
+
+    start = time.perf_counter()
+    trace = nutpie.sample(
+        compiled.nutpie_model,
+        draws=options.draws,
+        tune=options.tune,
+        chains=options.chains,
+        cores=_threads(options),
+        seed=options.seed,
+        progress_bar=options.progressbar,
+        save_warmup=False,
+        low_rank_modified_mass_matrix=options.mass_matrix == "low_rank",
+        target_accept=options.target_accept,
+        maxdepth=options.max_treedepth,
+    )
+    seconds = time.perf_counter() - start
+    post = trace.posterior
+    draws = {n: np.asarray(post[n].values) for n in _free_names(compiled.model)}
+    ss = trace.sample_stats
+    stats = {new: np.asarray(ss[old].values) for old, new in _NUTPIE_STATS.items()
+             if old in ss}
+    return SamplerOutput(draws, stats, seconds)
+
+
+def _pymc_sample(compiled: Compiled, options: NutsOptions) -> SamplerOutput:
+    import pymc as pm
+
+    start = time.perf_counter()
+    with compiled.model:
+        idata = pm.sample(
+            draws=options.draws,
+            tune=options.tune,
+            chains=options.chains,
+            cores=_threads(options),
+            random_seed=options.seed,
+            target_accept=options.target_accept,
+            progressbar=options.progressbar,
+            compute_convergence_checks=False,
+            var_names=_free_names(compiled.model),
+            initvals=dict(compiled.initial) or None,
+            nuts={"max_treedepth": options.max_treedepth},
+        )
+    seconds = time.perf_counter() - start
+    post = idata.posterior
+    draws = {n: np.asarray(post[n].values) for n in _free_names(compiled.model)}
+    ss = idata.sample_stats
+    stats = {k: np.asarray(ss[k].values) for k in _PYMC_STATS if k in ss}
+    return SamplerOutput(draws, stats, seconds)
+
+
+def sample(compiled: Compiled, options: NutsOptions) -> SamplerOutput:
+    """Run the chains; draws of every free variable with shape (chain, draw, ...)."""
+    if compiled.mode == "pymc":
+        return _pymc_sample(compiled, options)
+    return _nutpie_sample(compiled, options)
+
+
+_CACHE: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+
+
+def cached(spec, key: tuple, make):
+    """``make()`` once per (spec, key): refitting a spec reuses its compiled model."""
+    per_spec = _CACHE.setdefault(spec, {})
+    if key not in per_spec:
+        per_spec[key] = make()
+    return per_spec[key]
