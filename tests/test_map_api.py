@@ -200,6 +200,19 @@ def test_prior_weights_equal_repeated_rows():
     assert weighted.loglik == pytest.approx(doubled.loglik, rel=1e-10)
 
 
+def test_gaussian_weights_are_precisions(sleep, sleep_fit):
+    """lme4's convention: weight w_i scales the residual precision, so w = 4 on every row is
+    σ/2: the same estimates as the unweighted fit with sigma halved."""
+    weighted = bayesmix.fit(SLEEP, sleep, backend="map", covariance={"Subject": COV},
+                            sigma=SIGMA, weights=np.full(len(sleep), 4.0))
+    halved = bayesmix.fit(SLEEP, sleep, backend="map", covariance={"Subject": COV},
+                          sigma=SIGMA / 2)
+    _same(weighted, halved, rtol=1e-10)
+    np.testing.assert_allclose(weighted.estimates.beta_cov, halved.estimates.beta_cov,
+                               rtol=1e-10)
+    assert weighted.loglik == pytest.approx(halved.loglik, rel=1e-12)
+
+
 def test_offset_shifts_eta():
     data = load("grouseticks").assign(expo=0.7)
     cov = {"BROOD": 0.6}
