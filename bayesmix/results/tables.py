@@ -33,9 +33,15 @@ _POSTERIOR_COLS = {
 
 def _posterior_summary(fit: Fit, var: str) -> pd.DataFrame:
     """az.summary of one variable, columns renamed, in the variable's flattened C order."""
+    import warnings
+
     import arviz as az
 
-    table = az.summary(fit.idata, var_names=[var], hdi_prob=HDI_PROB, kind="all")
+    with warnings.catch_warnings():
+        # The constant diagonal of a correlation matrix has no R-hat (0/0); those rows are
+        # dropped by the caller.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        table = az.summary(fit.idata, var_names=[var], hdi_prob=HDI_PROB, kind="all")
     return table[list(_POSTERIOR_COLS)].rename(columns=_POSTERIOR_COLS)
 
 

@@ -203,7 +203,8 @@ def assess(posterior: dict[str, np.ndarray], stats_: dict[str, np.ndarray], *,
         messages.append(
             f"R-hat is {worst_rhat[1]:.3f} for {worst_rhat[0]} (above {RHAT_MAX}): the chains "
             "disagree, so they have not converged to one distribution. Run longer (more tune "
-            "and draws), use stronger priors, or reparameterise the model."
+            "and draws), use stronger priors, or reparameterise (parameterization='centred' "
+            "or 'noncentred')."
         )
     need = ESS_PER_CHAIN_MIN * chains
     low = [(lbl, v, kind) for (lbl, v), kind in ((worst_bulk, "bulk"), (worst_tail, "tail"))
@@ -212,8 +213,9 @@ def assess(posterior: dict[str, np.ndarray], stats_: dict[str, np.ndarray], *,
         what = "; ".join(f"ESS {kind} {v:.0f} for {lbl}" for lbl, v, kind in low)
         messages.append(
             f"Low effective sample size ({what}; want at least {need}, i.e. 100 per chain): "
-            "means and intervals are imprecise. Increase draws (and tune), try "
-            "mass_matrix='low_rank', raise target_accept, or use stronger priors."
+            "means and intervals are imprecise. Increase draws (and tune), raise "
+            "target_accept, use stronger priors, or try the other form of the random effects "
+            "(parameterization='centred' or 'noncentred')."
         )
     if at_max_depth:
         messages.append(

@@ -15,6 +15,7 @@ log-likelihoods, in blocks of draws so that the temporaries stay small.
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 from ...families.family import ordinal_loglik
 from ...results import naming
@@ -82,10 +83,36 @@ def _eta_block(design, posterior, sl: slice) -> np.ndarray:
     return eta
 
 
+def _binary_loglik(link: str, eta, y, n):
+    """log C(n, y) + y log μ + (n − y) log(1 − μ), stable in the tails of each link (the
+    Family's μ-based version clips μ at machine epsilon, which is off for |η| ≳ 35 (logit)
+    or η ≳ 3.6 (cloglog))."""
+    log_choose = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+    if link == "logit":
+        return log_choose + y * eta - n * np.logaddexp(0.0, eta)
+    if link == "probit":
+        return log_choose + y * special.log_ndtr(eta) + (n - y) * special.log_ndtr(-eta)
+    e = np.exp(np.minimum(eta, 700.0))  # cloglog: log(1 − μ) = −e^η
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y_log_mu = np.where(y > 0, y * np.log(-np.expm1(-e)), 0.0)
+    return log_choose + y_log_mu - (n - y) * e
+
+
+def _family_loglik(fam, y, eta, trials, sigma):
+    if fam.name in ("bernoulli", "binomial"):
+        n = np.ones_like(y) if trials is None else trials
+        return _binary_loglik(fam.link.name, eta, y, n)
+    if fam.name == "poisson" and fam.link.name == "log":
+        return y * eta - np.exp(np.minimum(eta, 700.0)) - special.gammaln(y + 1)
+    mu = fam.link.inverse(eta)
+    return fam.loglik(y, mu, trials, sigma) if fam.has_sigma else fam.loglik(y, mu, trials)
+
+
 def pointwise_loglik(spec: ModelSpec, posterior: dict[str, np.ndarray]) -> np.ndarray:
     """log p(y_i | draw) for every draw and row, shape (chain, draw, n).
 
-    Uses :meth:`Family.loglik` (R's constants included) and, for the ordinal family,
+    R's constants included: the binary and Poisson-log families in forms that stay exact in
+    the tails, the others through :meth:`Family.loglik`, the ordinal family through
     :func:`~bayesmix.families.family.ordinal_loglik`. Prior weights as in the model:
     precision weights for the Gaussian family, multiplying the log-likelihood otherwise; rows
     with weight 0 get 0.
@@ -106,15 +133,13 @@ def pointwise_loglik(spec: ModelSpec, posterior: dict[str, np.ndarray]) -> np.nd
         if fam.name == "ordinal":
             block = np.stack([ordinal_loglik(design.y, e, c) for e, c in zip(eta, cuts[sl])])
         else:
-            mu = fam.link.inverse(eta)
+            s = None
             if fam.has_sigma:
                 s = sigma[sl][:, None]
                 if w is not None:
                     with np.errstate(divide="ignore"):
                         s = s / np.sqrt(w)
-                block = fam.loglik(design.y, mu, design.trials, s)
-            else:
-                block = fam.loglik(design.y, mu, design.trials)
+            block = _family_loglik(fam, design.y, eta, design.trials, s)
         if w is not None:
             block = np.where(w > 0, block if fam.has_sigma else w * block, 0.0)
         out[sl] = block

@@ -81,7 +81,9 @@ def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
         model, layout = build_model(spec, prior_only=options.prior_only,
                                     parameterization=options.parameterization)
         built = time.perf_counter() - start
-        return model, layout, built, compile_model(model, layout.initial, options)
+        design = spec.design
+        work = design.n * (len(design.x_names) + sum(t.r for t in design.terms) + 2)
+        return model, layout, built, compile_model(model, layout.initial, options, work)
 
     model, layout, built, compiled = cached(spec, key, build_and_compile)
     timings["build"], timings["compile"] = built, compiled.seconds

@@ -15,7 +15,7 @@ LOG_LIKELIHOOD_AUTO_MAX = 50_000_000
 _CHOICES = {
     "sampler": ("nutpie", "pymc"),
     "nutpie_mode": ("auto", "cfunc", "pyfunc"),
-    "mass_matrix": ("diag", "low_rank"),
+    "mass_matrix": ("auto", "diag", "low_rank"),
     "parameterization": ("auto", "centred", "noncentred"),
     "log_likelihood": ("auto", True, False),
 }
@@ -54,9 +54,11 @@ class NutsOptions:
         are divergences.
     max_treedepth : int
         Largest tree depth of NUTS (2^depth leapfrog steps at most).
-    mass_matrix : {"diag", "low_rank"}
-        nutpie's mass matrix: diagonal, or diagonal plus a low-rank correction that follows
-        strong posterior correlations (nutpie only).
+    mass_matrix : {"auto", "diag", "low_rank"}
+        Diagonal, or (nutpie only) diagonal plus a low-rank correction that follows strong
+        posterior correlations, such as those between an SD and its centred random effects.
+        "auto" is "low_rank" with nutpie (2–5× more effective samples per gradient on the
+        models we benchmarked) and "diag" with PyMC.
     parameterization : {"auto", "centred", "noncentred"}
         Form of the random effects (see :mod:`bayesmix.backends.nuts.model`); "auto" chooses
         per term from the data's signal-to-noise ratio.
@@ -78,11 +80,16 @@ class NutsOptions:
     nutpie_mode: str = "auto"
     target_accept: float = 0.8
     max_treedepth: int = 10
-    mass_matrix: str = "diag"
+    mass_matrix: str = "auto"
     parameterization: str = "auto"
     progressbar: bool = True
     prior_only: bool = False
     log_likelihood: bool | str = "auto"
+
+    @property
+    def low_rank(self) -> bool:
+        """Whether nutpie adapts a low-rank-corrected mass matrix."""
+        return self.sampler == "nutpie" and self.mass_matrix in ("auto", "low_rank")
 
     def __post_init__(self):
         _integer("draws", self.draws, 1)
@@ -109,7 +116,7 @@ class NutsOptions:
         for name in ("progressbar", "prior_only"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionsError(f"{name} must be True or False")
-        if self.sampler == "pymc" and self.mass_matrix != "diag":
+        if self.sampler == "pymc" and self.mass_matrix == "low_rank":
             raise OptionsError(
                 "mass_matrix='low_rank' needs sampler='nutpie' (PyMC's NUTS adapts a diagonal "
                 "mass matrix)"

@@ -9,10 +9,10 @@ nutpie can run a PyMC model two ways, and which is faster depends on the model's
   functions are cached on disk, so a model of a known shape compiles in about a second) and
   nutpie calls it through Python. The chains then share the GIL and run one at a time.
 
-``nutpie_mode="auto"`` times a few gradient evaluations of the pyfunc version and switches to
-the cfunc version only when the parallel chains would save more time than the extra
-compilation costs; on a small model (sleepstudy) the whole fit is then dominated by sampling,
-not compiling.
+``nutpie_mode="auto"`` predicts the sampling time from the work per gradient (rows × columns
+touched) and takes the cfunc version only when parallel chains would save more time than its
+extra compilation costs: small models (sleepstudy) then spend about a second compiling
+(from the cache) instead of five, large ones sample in parallel.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ from .options import NutsOptions
 
 __all__ = ["Compiled", "compile_model", "sample", "SamplerOutput"]
 
-# Estimated seconds of LLVM work that the cfunc mode adds, and leapfrog steps per draw assumed
-# when predicting the sampling time (tree depth 4, the typical value after adaptation).
+# Estimated seconds of LLVM work that the cfunc mode adds; leapfrog steps per draw assumed
+# when predicting the sampling time (tree depth 4, typical after adaptation); seconds per unit
+# of gradient work (one row × one column), measured on the NUTS models of the tests.
 CFUNC_COMPILE_S = 5.0
 STEPS_PER_DRAW = 16
+SECONDS_PER_WORK = 5e-9
 
 # nutpie's sample statistics under ArviZ's names.
 _NUTPIE_STATS = {
@@ -134,11 +136,21 @@ def _threads(options: NutsOptions) -> int:
     return max(1, min(cores, options.chains))
 
 
-def compile_model(model, initial: dict, options: NutsOptions) -> Compiled:
+def choose_mode(options: NutsOptions, work: int) -> str:
+    """The nutpie mode for ``options``; "auto" decides from ``work`` (rows × columns)."""
+    if options.nutpie_mode != "auto":
+        return options.nutpie_mode
+    serial = (options.chains * (options.draws + options.tune) * STEPS_PER_DRAW
+              * SECONDS_PER_WORK * work)
+    saved = serial * (1.0 - 1.0 / _threads(options))
+    return "cfunc" if saved > CFUNC_COMPILE_S else "pyfunc"
+
+
+def compile_model(model, initial: dict, options: NutsOptions, work: int) -> Compiled:
     """Compile ``model`` for the sampler and mode chosen by ``options``.
 
     ``initial`` maps free variables to starting values (before jitter) that replace PyMC's
-    defaults.
+    defaults; ``work`` is the model's rows × columns per gradient (see :func:`choose_mode`).
     """
     if options.sampler == "pymc":
         return Compiled("pymc", model, None, 0.0, initial=initial)
@@ -146,22 +158,17 @@ def compile_model(model, initial: dict, options: NutsOptions) -> Compiled:
     from nutpie.compiled_pyfunc import from_pyfunc
 
     start = time.perf_counter()
-    mode = options.nutpie_mode
+    mode = choose_mode(options, work)
     per_grad = None
-    if mode in ("auto", "pyfunc"):
-        logp_fn, expand_fn, x0_fn, x0 = _numba_functions(model, initial, options.seed)
-        per_grad = _time_gradient(logp_fn, x0)
-        if mode == "auto":
-            serial = options.chains * (options.draws + options.tune) * STEPS_PER_DRAW * per_grad
-            saved = serial * (1.0 - 1.0 / _threads(options))
-            mode = "cfunc" if saved > CFUNC_COMPILE_S else "pyfunc"
     if mode == "cfunc":
         compiled = nutpie.compile_pymc_model(
             model, var_names=_free_names(model), freeze_model=True,
             initial_points=dict(initial),
         )
-        return Compiled("cfunc", model, compiled, time.perf_counter() - start, per_grad)
+        return Compiled("cfunc", model, compiled, time.perf_counter() - start)
 
+    logp_fn, expand_fn, x0_fn, x0 = _numba_functions(model, initial, options.seed)
+    per_grad = _time_gradient(logp_fn, x0)
     names = _free_names(model)
     logp_jit, expand_jit = logp_fn.vm.jit_fn, expand_fn.vm.jit_fn
     shapes = [tuple(int(s) for s in np.shape(a)) for a in expand_jit(x0)]
@@ -207,7 +214,7 @@ def _nutpie_sample(compiled: Compiled, options: NutsOptions) -> SamplerOutput:
         seed=options.seed,
         progress_bar=options.progressbar,
         save_warmup=False,
-        low_rank_modified_mass_matrix=options.mass_matrix == "low_rank",
+        low_rank_modified_mass_matrix=options.low_rank,
         target_accept=options.target_accept,
         maxdepth=options.max_treedepth,
     )
