@@ -226,6 +226,11 @@ def main() -> None:
         _print(records[-1])
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / ("map_quick.json" if args.quick else "map.json")
+    # a run of some configurations replaces their records and keeps the others
+    kept = json.loads(path.read_text())["records"] if path.exists() else []
+    done = {r["config"] for r in records}
+    records = [r for r in kept if r["config"] not in done] + records
+    records.sort(key=lambda r: list(SIZES).index(r["config"]))
     path.write_text(json.dumps({"machine": os.uname().nodename, "cpus": os.cpu_count(),
                                 "records": records}, indent=2))
     print(f"wrote {path}")

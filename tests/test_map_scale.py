@@ -75,7 +75,7 @@ def test_crossed_large_factors_pcg_matches_dense_schur():
     dense = bayesmix.fit(formula, data, "bernoulli", backend="map", covariance=cov, draws=20,
                          seed=0, dense_max=2000)
     cg = bayesmix.fit(formula, data, "bernoulli", backend="map", covariance=cov, seed=0,
-                      dense_max=1, cg_tol=1e-9)
+                      dense_max=1, cg_tol=1e-9, draws=16)
     assert dense.info.extra["solver"] == "schur+dense"
     assert cg.info.extra["solver"] == "pcg" and cg.info.extra["terms"]["iterative"] == ["h"]
     assert cg.info.iterations <= 8

@@ -29,7 +29,7 @@ _CANONICAL = {"gaussian": "identity", "bernoulli": "logit", "binomial": "logit",
               "poisson": "log", "ordinal": "logit"}
 # Draws kept by default: all of them for small models, fewer as q grows (≈ 2·10⁷ values).
 _DRAW_VALUES = 20_000_000
-_DRAWS_ITERATIVE = 16
+_DRAWS_ITERATIVE = 8
 # Below this many rows a fit runs on one thread: waking a thread team for every kernel costs
 # more than the work it shares.
 _PARALLEL_ROWS = 100_000
@@ -108,7 +108,7 @@ def _n_draws(options: MapOptions, q: int, P: int, iterative: bool) -> int:
     if options.draws is not None:
         return options.draws
     n = int(np.clip(_DRAW_VALUES // (q + P), 10, 1000))
-    # with a large crossed term every block of (up to 8) draws costs a CG solve
+    # with a large crossed term every block of (up to 8) draws costs a CG solve: one block
     return min(n, _DRAWS_ITERATIVE) if iterative else n
 
 

@@ -46,8 +46,8 @@ class MapOptions:
     draws : int, optional
         Draws from the Gaussian approximation at the mode put in ``idata.posterior``. None
         chooses 1000 for small models and fewer as the number of random effects grows (at
-        least 10; about 2·10⁷ stored values in all), and at most 16 when a large crossed
-        term is solved by conjugate gradients (each block of up to 8 draws costs a solve).
+        least 10; about 2·10⁷ stored values in all), and 8 when a large crossed term is
+        solved by conjugate gradients (each block of up to 8 draws costs one solve).
     seed : int, optional
         Seed of the draws.
     dense_max : int
