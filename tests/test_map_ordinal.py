@@ -64,6 +64,22 @@ def test_mode_matches_a_generic_optimizer(fit):
     assert fit.info.extra["objective"] == pytest.approx(f(x), rel=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_normal_prior_on_cutpoints(wine):
+    """priors={"cutpoints": Normal(0, 2)} adds Σ α_j² / (2·2²) to the objective."""
+    fit = bayesmix.fit(FORMULA, wine, "ordinal", backend="map", covariance={"judge": TAU**2},
+                       priors={"cutpoints": bayesmix.Normal(0.0, 2.0)}, draws=10)
+    base = _objective(fit.design)
+
+    def f(x):
+        return base(x) + np.sum(x[:4] ** 2) / 8
+
+    res = optimize.minimize(f, np.concatenate([np.linspace(-1, 4, 4), np.zeros(11)]),
+                            method="BFGS", options={"gtol": 1e-8, "maxiter": 5000})
+    np.testing.assert_allclose(_x(fit), res.x, atol=1e-4 * np.abs(res.x).max())
+    assert fit.estimates.cutpoints[-1] < 5.9  # shrunk from the flat-prior 5.91
+
+
 def _fd_hessian(f, x, h=1e-4):
     n = len(x)
     H = np.empty((n, n))

@@ -24,8 +24,7 @@ from .layout import Layout
 __all__ = ["Problem", "State", "evaluate", "newton_direction", "Hessian", "iterative_dot",
            "iterative_sums"]
 
-# Bytes the per-chunk accumulators may take in all (each chunk holds its own dense block and
-# its own copy of the iterative terms' gradient and Jacobi blocks).
+# Bytes the per-chunk accumulators may take in all (each chunk holds its own dense block).
 _CHUNK_BYTES = 512 * 2**20
 
 
