@@ -112,6 +112,10 @@ class BlockedFactor:
         self._S = np.zeros((p.q2, p.q2), order="F")
         self._logdet = np.nan
         self._no_weights = np.zeros(0)
+        # S⁻¹ and the diagonal blocks of A⁻¹ at the current factor: the gradient and the
+        # conditional SDs both read them, so they are computed once per update.
+        self._Sinv: np.ndarray | None = None
+        self._blocks_cache: dict = {}
 
     @property
     def q(self) -> int:
@@ -124,6 +128,7 @@ class BlockedFactor:
     def update(self, zl_data: np.ndarray, weights: np.ndarray | None = None) -> None:
         """Numeric factorization of ΛᵀZᵀWZΛ + I from the values of ZΛ (CSR data order)."""
         p = self.pattern
+        self._Sinv, self._blocks_cache = None, {}
         w = self._no_weights if weights is None else np.asarray(weights, dtype=float)
         kern.accumulate(np.asarray(zl_data, dtype=float), p.structure.width, p.r1, p.codes1,
                         p.rest, p.bpos, w, self._D, self._bval, self._C)
@@ -186,16 +191,19 @@ class BlockedFactor:
         return self.solve_Lt(self.solve_L(b))
 
     def _s_inverse(self) -> np.ndarray:
+        """S⁻¹ (full, symmetric) from L_S by LAPACK's dpotri (cached until the next update)."""
         p = self.pattern
         if not p.q2:
             return np.zeros((0, 0))
-        with single_threaded_blas():
-            Sinv, info = lapack.dpotri(self._S, lower=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"dpotri failed ({info})")
-        Sinv = np.ascontiguousarray(Sinv.T)  # C order: the lower triangle becomes the upper
-        kern.symmetrize_lower(Sinv.T)
-        return Sinv
+        if self._Sinv is None:
+            with single_threaded_blas():
+                Sinv, info = lapack.dpotri(self._S, lower=1)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"dpotri failed ({info})")
+            Sinv = Sinv.T  # C order view: the lower triangle becomes the upper
+            kern.symmetrize_lower(Sinv.T)
+            self._Sinv = Sinv
+        return self._Sinv
 
     def row_inverse(self) -> np.ndarray:
         """A⁻¹ restricted to each data row's columns: shape (n, width, width).
@@ -215,8 +223,15 @@ class BlockedFactor:
     def inverse_diag_blocks(self, blocks) -> list[np.ndarray]:
         """Diagonal r × r blocks of A⁻¹ for each (offset, m, r) in ``blocks``.
 
-        Returns one array of shape (m, r, r) per block.
+        Returns one array of shape (m, r, r) per block (cached until the next update: do not
+        modify them).
         """
+        key = tuple(tuple(int(v) for v in b) for b in blocks)
+        if key not in self._blocks_cache:
+            self._blocks_cache[key] = self._inverse_diag_blocks(key)
+        return self._blocks_cache[key]
+
+    def _inverse_diag_blocks(self, blocks) -> list[np.ndarray]:
         p = self.pattern
         Sinv = self._s_inverse()
         out = []

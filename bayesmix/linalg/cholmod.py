@@ -48,6 +48,7 @@ class CholmodFactor:
         self.ordering = ordering
         self._factor = factor
         self._sqrt_d = None
+        self._selinv = None  # (L, entries of A⁻¹ on its pattern, P⁻¹), cached per update
 
     @property
     def q(self) -> int:
@@ -62,6 +63,7 @@ class CholmodFactor:
             warnings.simplefilter("error", cholmod.CholmodWarning)
             self._factor.cholesky_AAt_inplace(_zt(self.structure, values), beta=1.0)
         self._sqrt_d = np.sqrt(self._factor.D())
+        self._selinv = None
 
     def logdet(self) -> float:
         """log|A| = log|L|²."""
@@ -85,9 +87,12 @@ class CholmodFactor:
         return self._factor.solve_A(np.asarray(b, dtype=float))
 
     def _selected_inverse(self):
-        L = self._factor.copy().L().tocsc()
-        L.sort_indices()
-        return L, takahashi(L.indptr, L.indices, L.data), np.argsort(self._factor.P())
+        if self._selinv is None:
+            L = self._factor.copy().L().tocsc()
+            L.sort_indices()
+            self._selinv = (L, takahashi(L.indptr, L.indices, L.data),
+                            np.argsort(self._factor.P()))
+        return self._selinv
 
     def row_inverse(self) -> np.ndarray:
         """A⁻¹ restricted to each data row's columns: shape (n, width, width)."""

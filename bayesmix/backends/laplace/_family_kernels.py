@@ -16,7 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["FAMILY_CODES", "LINK_CODES", "working", "loglik_sum", "loglik_const"]
+__all__ = ["FAMILY_CODES", "LINK_CODES", "working", "eta_working", "deviance_sum", "loglik_sum",
+           "loglik_const"]
 
 FAMILY_CODES = {"bernoulli": 0, "binomial": 0, "poisson": 1}
 LINK_CODES = {"logit": 0, "probit": 1, "cloglog": 2, "log": 3}
@@ -56,6 +57,24 @@ def _xlogy_ratio(y, m):
     return 0.0 if y == 0.0 else y * math.log(y / m)
 
 
+@njit(cache=True, inline="always")
+def _row_working(family, link, yi, ni, pwi, eta):
+    """(μ, w, score, unit deviance) of one row."""
+    m, d = _mu_and_deriv(link, eta)
+    if family == 0:
+        var = ni * m * (1.0 - m)
+        dmean = ni * d
+        resid = yi - ni * m
+        di = 2.0 * (_xlogy_ratio(yi, ni * m) + _xlogy_ratio(ni - yi, ni * (1.0 - m)))
+    else:
+        var = m
+        dmean = d
+        resid = yi - m
+        di = 2.0 * (_xlogy_ratio(yi, m) - (yi - m))
+    wi = pwi * dmean * dmean / var
+    return m, wi, wi * resid / dmean, di
+
+
 @njit(cache=True, nogil=True)
 def working(family, link, y, trials, pw, eta, mu, w, wr):
     """μ, working weights w, scores wr = w (y − E y)/(dE y/dη); returns Σ pw·d(y, μ).
@@ -67,24 +86,39 @@ def working(family, link, y, trials, pw, eta, mu, w, wr):
     has_w = pw.shape[0] > 0
     dev = 0.0
     for i in range(n):
-        m, d = _mu_and_deriv(link, eta[i])
-        mu[i] = m
-        yi = y[i]
         pwi = pw[i] if has_w else 1.0
-        if family == 0:
-            ni = trials[i] if has_n else 1.0
-            var = ni * m * (1.0 - m)
-            dmean = ni * d
-            resid = yi - ni * m
-            di = 2.0 * (_xlogy_ratio(yi, ni * m) + _xlogy_ratio(ni - yi, ni * (1.0 - m)))
-        else:
-            var = m
-            dmean = d
-            resid = yi - m
-            di = 2.0 * (_xlogy_ratio(yi, m) - (yi - m))
-        wi = pwi * dmean * dmean / var
+        m, wi, wri, di = _row_working(family, link, y[i], trials[i] if has_n else 1.0, pwi,
+                                      eta[i])
+        mu[i] = m
         w[i] = wi
-        wr[i] = wi * resid / dmean
+        wr[i] = wri
+        dev += pwi * di
+    return dev
+
+
+@njit(cache=True, nogil=True)
+def eta_working(family, link, y, trials, pw, data, cols, width, X, beta, offset, u, eta,
+                mu, w, wr):
+    """:func:`working` at η = offset + Xβ + ZΛu, computing η in the same pass (``data`` and
+    ``cols``: the CSR values and columns of ZΛ, ``width`` entries per row)."""
+    n = y.shape[0]
+    p = X.shape[1]
+    has_n = trials.shape[0] > 0
+    has_w = pw.shape[0] > 0
+    dev = 0.0
+    for i in range(n):
+        e = offset[i]
+        for k in range(p):
+            e += X[i, k] * beta[k]
+        base = i * width
+        for f in range(width):
+            e += data[base + f] * u[cols[base + f]]
+        eta[i] = e
+        pwi = pw[i] if has_w else 1.0
+        m, wi, wri, di = _row_working(family, link, y[i], trials[i] if has_n else 1.0, pwi, e)
+        mu[i] = m
+        w[i] = wi
+        wr[i] = wri
         dev += pwi * di
     return dev
 

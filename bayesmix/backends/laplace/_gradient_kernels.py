@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["leverage_pass", "coefficient_pass", "lmm_pass"]
+__all__ = ["leverage_pass", "coefficient_pass", "lmm_pass", "dm_transpose", "dm_times",
+           "weighted_cross"]
 
 
 @njit(cache=True, nogil=True)
@@ -52,8 +53,10 @@ def coefficient_pass(data, cols, width, w, score, v, z, u, dm, entry, c, g_theta
 @njit(cache=True, nogil=True)
 def lmm_pass(data, cols, width, rinv, w, resid, u, dm, entry, K, V, g_ldl, g_pwrss, g_ldrx):
     """Row sums of the profiled-deviance gradient pieces for every θ_t:
-    ∂ldL2 = 2 Σ wᵢ dmᵢ (A⁻¹mᵢ)[e_t], ∂pwrss = −2 Σ wᵢ rᵢ dmᵢ u[c], ∂ldRX2 = −2 Σ dmᵢ Kᵢ·V[c]."""
+    ∂ldL2 = 2 Σ wᵢ dmᵢ (A⁻¹mᵢ)[e_t], ∂pwrss = −2 Σ wᵢ rᵢ dmᵢ u[c], ∂ldRX2 = −2 Σ dmᵢ Kᵢ·V[c].
+    ``rinv`` with zero rows skips ∂ldL2 (computed from the diagonal blocks instead)."""
     n = resid.shape[0]
+    with_ldl = rinv.shape[0] > 0
     nt = entry.shape[0]
     p = K.shape[1]
     for i in range(n):
@@ -65,12 +68,60 @@ def lmm_pass(data, cols, width, rinv, w, resid, u, dm, entry, K, V, g_ldl, g_pwr
             if d == 0.0:
                 continue
             col = cols[base + e]
-            s = 0.0
-            for f in range(width):
-                s += rinv[i, e, f] * data[base + f]
-            g_ldl[t] += 2.0 * wi * d * s
+            if with_ldl:
+                s = 0.0
+                for f in range(width):
+                    s += rinv[i, e, f] * data[base + f]
+                g_ldl[t] += 2.0 * wi * d * s
             g_pwrss[t] -= 2.0 * wi * resid[i] * d * u[col]
             kv = 0.0
             for k in range(p):
                 kv += K[i, k] * V[col, k]
             g_ldrx[t] -= 2.0 * d * kv
+
+
+@njit(cache=True, nogil=True)
+def dm_transpose(cols, width, dm, entry, s, q):
+    """(∂M/∂θ_t)ᵀ s for every t: out[c, t] = Σ_i dm_{i,t} s_i over the rows whose entry
+    ``entry[t]`` sits in column c."""
+    n, nt = dm.shape
+    out = np.zeros((q, nt))
+    for i in range(n):
+        base = i * width
+        for t in range(nt):
+            out[cols[base + entry[t]], t] += dm[i, t] * s[i]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def dm_times(cols, width, dm, entry, u, out):
+    """(∂M/∂θ_t) u for every t: out[i, t] = dm_{i,t} u[column of entry t of row i] (in place:
+    adds to ``out``)."""
+    n, nt = dm.shape
+    for i in range(n):
+        base = i * width
+        for t in range(nt):
+            out[i, t] += dm[i, t] * u[cols[base + entry[t]]]
+
+
+@njit(cache=True, nogil=True)
+def weighted_cross(data, cols, width, w, B, q):
+    """C = MᵀWB (q × k) and G = BᵀWB (k × k) in one pass over the rows (``w`` empty: W = I)."""
+    n, k = B.shape
+    C = np.zeros((q, k))
+    G = np.zeros((k, k))
+    wb = np.empty(k)
+    for i in range(n):
+        wi = 1.0 if w.shape[0] == 0 else w[i]
+        for a in range(k):
+            wb[a] = wi * B[i, a]
+        for a in range(k):
+            for b in range(k):
+                G[a, b] += wb[a] * B[i, b]
+        base = i * width
+        for e in range(width):
+            c = cols[base + e]
+            v = data[base + e]
+            for a in range(k):
+                C[c, a] += v * wb[a]
+    return C, G

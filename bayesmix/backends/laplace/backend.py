@@ -21,12 +21,12 @@ from ...linalg import single_threaded_blas
 from ...results import Estimates, Fit, FitInfo
 from ...spec import ModelSpec
 from .gradient import CANONICAL
-from .optimize import (fd_hessian, fd_hessian_from_gradient, minimize_bounded,
-                       minimize_with_gradient)
+from .optimize import fd_hessian, fd_hessian_from_gradient, minimize_bounded, minimize_newton
 from .options import LaplaceOptions
-from .pirls import GlmmObjective, PirlsResult, glm_start, mode_weights
-from .pls import LmmObjective, fixed_part
+from .pirls import GlmmObjective, PirlsResult, glm_start
+from .pls import LmmObjective, fixed_part, lmm_deviance
 from .results import MAX_STORED_VALUES, build_idata, draw_latent, term_estimates
+from .start import glmm_start, lmm_start
 from .state import LaplaceProblem, SolverState, laplace_problem, new_state
 
 __all__ = ["fit", "SINGULAR_TOL"]
@@ -37,7 +37,7 @@ _LINKS = {"gaussian": ("identity",), "bernoulli": ("logit", "probit", "cloglog")
           "binomial": ("logit", "probit", "cloglog"), "poisson": ("log",)}
 _OPTIMIZER_NAMES = {"cobyqa": "COBYQA (scipy)", "lbfgsb": "L-BFGS-B (scipy)",
                     "powell": "Powell (scipy)"}
-_GRADIENT_OPTIMIZER = "L-BFGS-B with analytic gradient (scipy)"
+_GRADIENT_OPTIMIZER = "Newton with analytic gradient and average information"
 
 
 def _check_model(spec: ModelSpec, options: LaplaceOptions) -> None:
@@ -156,20 +156,25 @@ def _optimize(obj, x0, lower, options: LaplaceOptions, initial_step: float = 0.5
 def _fit_lmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
     design = spec.design
     reml = True if options.reml is None else options.reml
-    state = new_state(laplace_problem(design, options.factorization))
+    pb = laplace_problem(design, options.factorization)
+    state = new_state(pb)
     obj = LmmObjective(state, reml)
     start = time.perf_counter()
+    theta0 = lmm_start(pb)
     if options.gradient:
-        opt = minimize_with_gradient(obj.value_and_grad, design.theta_init,
-                                     np.full(design.n_theta, -np.inf), gtol=options.gtol,
-                                     max_evals=options.max_evals)
+        # Unbounded: the objective is even in the sign of each column of T_k; the signs are
+        # normalised afterwards (and entries that end near 0 put on the boundary).
+        opt = minimize_newton(obj, obj.derivatives, theta0, tol=options.gtol**2,
+                              max_evals=options.max_evals)
         theta = _to_boundary(obj, _canonical(design, state, opt.x), design.n_theta,
                              design.theta_lower)
         opt = dataclasses.replace(opt, x=theta)
     else:
-        opt = _optimize(obj, design.theta_init, design.theta_lower, options)
-    value = obj(opt.x)
+        opt = _optimize(obj, theta0, design.theta_lower, options)
+    if obj.last is None or not np.array_equal(obj.last.theta, opt.x):
+        obj(opt.x)
     sol = obj.last
+    value = lmm_deviance(sol, pb.n, pb.p, reml, pb.log_weights_sum)
     sigma = obj.sigma(sol)
     timings = {"optimize": time.perf_counter() - start}
     messages = [] if opt.converged else [
@@ -187,11 +192,10 @@ def _fit_lmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
                    timings=timings)
 
 
-def _mode_system(state: SolverState, res: PirlsResult, kernel):
+def _mode_system(state: SolverState, res: PirlsResult):
     """R_ZX and R_X of the (u, β) system at the PIRLS mode (factor already at its weights)."""
     pb = state.problem
-    w = mode_weights(kernel, res.eta)
-    RZX, RX, _ = fixed_part(state, pb.X * w[:, None], np.zeros(pb.q), np.zeros(pb.p))
+    RZX, RX, _ = fixed_part(state, pb.X * res.w[:, None], np.zeros(pb.q), np.zeros(pb.p))
     return RZX, RX
 
 
@@ -242,10 +246,10 @@ def _fit_glmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
     timings: dict = {}
     start = time.perf_counter()
     obj0 = GlmmObjective(state, 0, options.pirls_tol, options.pirls_max_iter)
-    theta = design.theta_init
+    theta = glmm_start(pb, obj0.kernel, state.beta)
     converged = True
     if use_gradient:
-        # One nAGQ=0 solve at the start gives β̂ and its scale; the gradient does the rest.
+        # One nAGQ=0 solve at the start gives β̂ and its scale; the Newton steps do the rest.
         value = obj0(theta)
     else:
         opt0 = _optimize(obj0, theta, design.theta_lower, options)
@@ -262,6 +266,7 @@ def _fit_glmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
         beta0 = res.beta
         scale = np.sqrt(np.clip(np.diag(_cov_from_rx(res.RX)), 1e-300, None))
         obj1 = GlmmObjective(state, 1, options.pirls_tol, options.pirls_max_iter)
+        jac = np.concatenate([np.ones(n_theta), scale])
 
         def full(x):
             return np.concatenate([x[:n_theta], beta0 + scale * x[n_theta:]])
@@ -271,7 +276,11 @@ def _fit_glmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
 
         def scaled_grad(x):
             f, g = obj1.value_and_grad(full(x))
-            return f, np.concatenate([g[:n_theta], g[n_theta:] * scale])
+            return f, g * jac
+
+        def scaled_derivatives():
+            g, H = obj1.derivatives()
+            return g * jac, H * np.outer(jac, jac)
 
         x0 = np.concatenate([theta, np.zeros(pb.p)])
         lower = np.concatenate([design.theta_lower, np.full(pb.p, -np.inf)])
@@ -279,14 +288,16 @@ def _fit_glmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
             # Unbounded: F is even in the sign of each column of T_k, so ∂F/∂θ_diag = 0 at
             # the bound 0, where a projected-gradient method would stop; the sign is
             # normalised afterwards.
-            opt1 = minimize_with_gradient(scaled_grad, x0, np.full_like(lower, -np.inf),
-                                          gtol=options.gtol, max_evals=options.max_evals)
+            opt1 = minimize_newton(scaled, scaled_derivatives, x0, tol=options.gtol**2,
+                                   max_evals=options.max_evals)
             x1 = _to_boundary(scaled, _canonical(design, state, opt1.x), n_theta,
                               design.theta_lower)
             opt1 = dataclasses.replace(opt1, x=x1)
         else:
             opt1 = _optimize(scaled, x0, lower, options, initial_step=0.1)
-        value = scaled(opt1.x)
+        if obj1.last_x is None or not np.array_equal(obj1.last_x, full(opt1.x)):
+            scaled(opt1.x)
+        value = obj1.last_value
         res = obj1.last
         theta = opt1.x[:n_theta]
         converged = converged and opt1.converged
@@ -301,7 +312,7 @@ def _fit_glmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
         messages.append("PIRLS did not converge at some parameter values; the Laplace "
                         "deviance there is approximate. Rescale the covariates or simplify the "
                         "model.")
-    RZX, RX = _mode_system(state, res, obj0.kernel)
+    RZX, RX = _mode_system(state, res)
     beta, u = res.beta.copy(), res.u.copy()
     # The idata draws and conditional SDs need the factor at the mode: pack before the
     # Hessian evaluations move the state.

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from . import _gradient_kernels as gk
 from .pirls import GlmKernel, PirlsResult
@@ -31,6 +32,9 @@ from .state import SolverState
 __all__ = ["ThetaMaps", "theta_maps", "laplace_gradient", "lmm_gradient", "CANONICAL"]
 
 CANONICAL = {("bernoulli", "logit"), ("binomial", "logit"), ("poisson", "log")}
+# Smallest |diagonal of T_k| (relative to its largest entry) for the block formula of
+# ∂log|A|/∂θ; below it the per-row blocks of A⁻¹ are used (no cancellation).
+_BLOCK_FORMULA_MIN = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,8 +64,7 @@ def laplace_gradient(state: SolverState, kernel: GlmKernel, res: PirlsResult,
     """(∂F/∂θ, ∂F/∂β) at the PIRLS mode ``res``; the state's factor must be at the mode."""
     pb = state.problem
     n, width = pb.n, pb.structure.width
-    mu, w, score = np.empty(n), np.empty(n), np.empty(n)
-    kernel.working(res.eta, mu, w, score)
+    mu, w, score = res.mu, res.w, res.score
     wprime = w if kernel.family == 1 else w * (1.0 - 2.0 * mu)
     data = state.zl.data
     rinv = state.factor.row_inverse()
@@ -76,17 +79,47 @@ def laplace_gradient(state: SolverState, kernel: GlmKernel, res: PirlsResult,
     return g_theta, g_beta
 
 
-def lmm_gradient(state: SolverState, sol, reml: bool, maps: ThetaMaps) -> np.ndarray:
+def _logdet_gradient_from_blocks(design, theta, inv_blocks, nt) -> np.ndarray | None:
+    """∂log|A|/∂θ from the sums over levels of the diagonal blocks of A⁻¹, or None when some
+    T_k is too close to singular for it.
+
+    With ΛᵀZᵀWZΛ = A − I and Q_t = T_k⁻¹ ∂T_k/∂θ_t (block diagonal, the same for every level
+    of term k), tr(A⁻¹ ∂A/∂θ_t) = 2 tr(Λ⁻¹Λ_t (I − A⁻¹)) = 2 [m_k tr(Q_t) − tr(Q_t S_k)],
+    S_k = Σ_j (A⁻¹)_jj: for a scalar term (2/θ)(m_k − tr_k(A⁻¹)). The diagonal blocks are what
+    the conditional SDs need anyway; no per-row blocks of A⁻¹ and no off-diagonal ones.
+    """
+    grad = np.zeros(nt)
+    for term, blocks in zip(design.terms, inv_blocks):
+        T = term.T(theta)
+        diag = np.abs(np.diag(T))
+        # The formula cancels 1 − (A⁻¹)_jj for small T: relative error ~ ε q_k / min diag.
+        if np.min(diag) < _BLOCK_FORMULA_MIN * max(1.0, float(np.max(np.abs(T)))):
+            return None
+        S = blocks.sum(axis=0)
+        rows, cols = term.tril()
+        for t, a, c in zip(term.theta_index, rows, cols):
+            dT = np.zeros((term.r, term.r))
+            dT[a, c] = 1.0
+            Q = solve_triangular(T, dT, lower=True)
+            grad[t] = 2.0 * (term.m * np.trace(Q) - np.sum(S * Q.T))
+    return grad
+
+
+def lmm_gradient(state: SolverState, sol, reml: bool, maps: ThetaMaps,
+                 inv_blocks: list[np.ndarray] | None = None) -> np.ndarray:
     """Gradient over θ of lme4's profiled deviance / REML criterion at a PLS solution.
 
     With r the weighted residuals, V = A⁻¹MᵀWX, E = W(X − MV) and C = R_XᵀR_X:
-    ∂ldL2/∂θ_t = 2 Σᵢ wᵢ (∂mᵢ/∂θ_t)ᵀA⁻¹mᵢ; ∂r²/∂θ_t = −2 Σᵢ wᵢ rᵢ (∂mᵢ/∂θ_t)ᵀu (envelope);
+    ∂ldL2/∂θ_t = tr(A⁻¹ ∂A/∂θ_t) (:func:`_logdet_gradient_from_blocks`, or
+    2 Σᵢ wᵢ (∂mᵢ/∂θ_t)ᵀA⁻¹mᵢ from per-row blocks of A⁻¹ when a T_k is nearly singular);
+    ∂r²/∂θ_t = −2 Σᵢ wᵢ rᵢ (∂mᵢ/∂θ_t)ᵀu (envelope);
     ∂ldRX2/∂θ_t = tr(C⁻¹ ∂C) = −2 tr(C⁻¹Eᵀ(∂M/∂θ_t)V). The objective adds
     d·∂r²/r² with d = n (ML) or n − p (REML), and ∂ldRX2 for REML.
-    """
-    from scipy.linalg import solve_triangular
 
+    ``inv_blocks`` are the factor's diagonal blocks of A⁻¹ per term (computed when None).
+    """
     pb = state.problem
+    design = pb.design
     w = np.zeros(0) if pb.weights is None else pb.weights
     resid = pb.y - pb.offset - state.zl @ sol.u
     if pb.p:
@@ -102,9 +135,16 @@ def lmm_gradient(state: SolverState, sol, reml: bool, maps: ThetaMaps) -> np.nda
         K = np.ascontiguousarray(E @ (Rinv @ Rinv.T))
     else:
         V, K = np.zeros((pb.q, 0)), np.zeros((pb.n, 0))
-    gk.lmm_pass(state.zl.data, pb.structure.indices, pb.structure.width,
-                state.factor.row_inverse(), w, resid, sol.u, maps.dm, maps.entry, K, V,
-                g_ldl, g_pw, g_rx)
+    if inv_blocks is None:
+        inv_blocks = state.factor.inverse_diag_blocks(pb.blocks)
+    from_blocks = _logdet_gradient_from_blocks(design, state.theta, inv_blocks, nt)
+    width = pb.structure.width
+    rinv = (np.zeros((0, width, width)) if from_blocks is not None
+            else state.factor.row_inverse())
+    gk.lmm_pass(state.zl.data, pb.structure.indices, width, rinv, w, resid, sol.u,
+                maps.dm, maps.entry, K, V, g_ldl, g_pw, g_rx)
+    if from_blocks is not None:
+        g_ldl = from_blocks
     dof = pb.n - pb.p if reml else pb.n
     grad = g_ldl + dof * g_pw / sol.pwrss
     return grad + g_rx if reml else grad

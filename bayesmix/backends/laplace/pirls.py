@@ -28,7 +28,7 @@ from . import _family_kernels as fk
 from .pls import fixed_part
 from .state import LaplaceProblem, SolverState, set_theta
 
-__all__ = ["PirlsResult", "GlmKernel", "glm_kernel", "pirls", "glm_start", "mode_weights",
+__all__ = ["PirlsResult", "GlmKernel", "glm_kernel", "pirls", "glm_start",
            "GlmmObjective"]
 
 _MAX_HALVINGS = 10
@@ -53,6 +53,8 @@ class PirlsResult:
         R_X of the joint (u, β) system at the mode (nAGQ = 0 only).
     iterations : int
     converged : bool
+    w, score : ndarray
+        Working weights (those the factor holds) and scores ∂ℓ/∂η at the mode.
     """
 
     u: np.ndarray
@@ -66,6 +68,8 @@ class PirlsResult:
     RX: np.ndarray | None
     iterations: int
     converged: bool
+    w: np.ndarray
+    score: np.ndarray
 
     @property
     def laplace(self) -> float:
@@ -92,6 +96,13 @@ class GlmKernel:
     def deviance(self, eta) -> float:
         return fk.deviance_sum(self.family, self.link, self.y, self.trials, self.pw, eta)
 
+    def eta_working(self, state: SolverState, u, beta, eta, mu, w, wr) -> float:
+        """η = offset + Xβ + ZΛu and :meth:`working` there, in one pass."""
+        pb = state.problem
+        return fk.eta_working(self.family, self.link, self.y, self.trials, self.pw,
+                              state.zl.data, pb.structure.indices, pb.structure.width, pb.X,
+                              beta, pb.offset, u, eta, mu, w, wr)
+
     def loglik(self, mu) -> float:
         return fk.loglik_sum(self.family, self.y, self.trials, self.pw, mu, self.const)
 
@@ -110,34 +121,28 @@ def glm_kernel(pb: LaplaceProblem) -> GlmKernel:
                      fk.loglik_const(code, pb.y, pb.trials))
 
 
-def _eta(state: SolverState, u: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    pb = state.problem
-    eta = state.zl @ u
-    eta += pb.offset
-    if pb.p:
-        eta += pb.X @ beta
-    return eta
-
-
 def pirls(state: SolverState, kernel: GlmKernel, with_beta: bool, tol: float = 1e-20,
           max_iter: int = 30) -> PirlsResult:
     """Conditional mode û (and β̂ when ``with_beta``) at the state's θ, from the state's u, β.
 
     The state's factor is left at the weights of the mode, so its ``logdet`` is the ldL2 of
-    the Laplace deviance and its solves give the conditional covariance of u.
+    the Laplace deviance and its solves give the conditional covariance of u. Each trial
+    point of the step halving computes η, μ, the working weights and the deviance in one pass
+    (:func:`~._family_kernels.eta_working`): an accepted step needs no second pass.
     """
     pb = state.problem
     factor = state.factor
     n = pb.n
-    mu, w, wr = np.empty(n), np.empty(n), np.empty(n)
+    cur = [np.empty(n) for _ in range(4)]  # η, μ, w, score at u
+    new = [np.empty(n) for _ in range(4)]  # the same at a trial point
     u, beta = state.u.copy(), state.beta.copy()
-    eta = _eta(state, u, beta)
-    pdev = kernel.working(eta, mu, w, wr) + u @ u
+    pdev = kernel.eta_working(state, u, beta, *cur) + u @ u
     converged = False
     RX = None
     iterations = 0
     last_decrement = np.inf
     for iterations in range(1, max_iter + 1):
+        eta, mu, w, wr = cur
         factor.update(state.zl.data, w)
         cu = factor.solve_L(state.zl.T @ wr - u)
         if with_beta:
@@ -162,30 +167,26 @@ def pirls(state: SolverState, kernel: GlmKernel, with_beta: bool, tol: float = 1
         step = 1.0
         for _ in range(_MAX_HALVINGS + 1):
             u_new, beta_new = u + step * du, beta + step * dbeta
-            eta_new = _eta(state, u_new, beta_new)
-            pdev_new = kernel.deviance(eta_new) + u_new @ u_new
+            pdev_new = kernel.eta_working(state, u_new, beta_new, *new) + u_new @ u_new
             if np.isfinite(pdev_new) and pdev_new <= pdev + 1e-10 * abs(pdev):
                 break
             step /= 2.0
         else:
             break  # no decrease along the Newton direction: stop, not converged
-        u, beta, eta = u_new, beta_new, eta_new
-        pdev = kernel.working(eta, mu, w, wr) + u @ u
+        u, beta, pdev = u_new, beta_new, pdev_new
+        cur, new = new, cur
+    eta, mu, w, wr = cur
     ussq = float(u @ u)
-    return PirlsResult(u, beta, eta, mu.copy(), pdev - ussq, kernel.loglik(mu), ussq,
-                       factor.logdet(), RX, iterations, converged)
-
-
-def mode_weights(kernel: GlmKernel, eta: np.ndarray) -> np.ndarray:
-    """The working weights W at a linear predictor (those of the factor at the mode)."""
-    n = len(eta)
-    mu, w, wr = np.empty(n), np.empty(n), np.empty(n)
-    kernel.working(eta, mu, w, wr)
-    return w
+    return PirlsResult(u, beta, eta, mu, pdev - ussq, kernel.loglik(mu), ussq,
+                       factor.logdet(), RX, iterations, converged, w, wr)
 
 
 def glm_start(pb: LaplaceProblem, max_iter: int = 50, tol: float = 1e-10) -> np.ndarray:
-    """β of the GLM without random effects (IRLS from R's starting values), glmer's start."""
+    """β of the GLM without random effects (IRLS from R's starting values), glmer's start.
+
+    Each IRLS step solves the p × p normal equations XᵀWX β = XᵀWz (p is small; a
+    least-squares solve of the n × p system cost 10× more at a million rows).
+    """
     kernel = glm_kernel(pb)
     fam = pb.design.family
     n = 1.0 if pb.trials is None else pb.trials
@@ -195,15 +196,18 @@ def glm_start(pb: LaplaceProblem, max_iter: int = 50, tol: float = 1e-10) -> np.
     beta = np.zeros(pb.p)
     dev_old = np.inf
     for _ in range(max_iter):
-        kernel.working(eta, mu, w, wr)
-        z = eta - pb.offset + wr / w
-        sw = np.sqrt(w)
-        beta = np.linalg.lstsq(pb.X * sw[:, None], z * sw, rcond=None)[0]
-        eta = pb.X @ beta + pb.offset
-        dev = kernel.deviance(eta)
+        dev = kernel.working(eta, mu, w, wr)
         if abs(dev - dev_old) < tol * (abs(dev) + 0.1):
             break
         dev_old = dev
+        z = eta - pb.offset + wr / w
+        XtW = pb.X.T * w
+        try:
+            beta = np.linalg.solve(XtW @ pb.X, XtW @ z)
+        except np.linalg.LinAlgError:
+            sw = np.sqrt(w)
+            beta = np.linalg.lstsq(pb.X * sw[:, None], z * sw, rcond=None)[0]
+        eta = pb.X @ beta + pb.offset
     return beta
 
 
@@ -224,18 +228,41 @@ class GlmmObjective:
         self.max_iter = max_iter
         self.n_theta = len(state.theta)
         self.last: PirlsResult | None = None
+        self.last_x: np.ndarray | None = None
+        self.last_value = np.inf
         self.pirls_failures = 0
         self._maps = None
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """The nAGQ = 1 deviance and its analytic gradient over (θ, β) (canonical links)."""
-        from .gradient import laplace_gradient, theta_maps
-
         value = self(x)
+        return value, self.gradient()
+
+    def _theta_maps(self):
+        from .gradient import theta_maps
+
         if self._maps is None:
             self._maps = theta_maps(self.state.problem.design)
-        g_theta, g_beta = laplace_gradient(self.state, self.kernel, self.last, self._maps)
-        return value, np.concatenate([g_theta, g_beta])
+        return self._maps
+
+    def gradient(self) -> np.ndarray:
+        """∂F/∂(θ, β) at the latest evaluation (nAGQ = 1, canonical links)."""
+        from .gradient import laplace_gradient
+
+        g_theta, g_beta = laplace_gradient(self.state, self.kernel, self.last,
+                                           self._theta_maps())
+        return np.concatenate([g_theta, g_beta])
+
+    def derivatives(self) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient and average-information Hessian over (θ, β) at the latest evaluation."""
+        from .information import boundary_curvature, glmm_information
+
+        grad = self.gradient()
+        H = glmm_information(self.state, self.last, self._theta_maps())
+        design = self.state.problem.design
+        diagonal = np.zeros(len(grad), dtype=bool)
+        diagonal[: self.n_theta] = np.isfinite(design.theta_lower)
+        return boundary_curvature(self.state.theta, diagonal, grad, H)
 
     def __call__(self, x: np.ndarray) -> float:
         state = self.state
@@ -251,5 +278,6 @@ class GlmmObjective:
             self.pirls_failures += not res.converged
         state.u, state.beta = res.u, res.beta
         state.evaluations += 1
-        self.last = res
-        return res.laplace if np.isfinite(res.laplace) else np.inf
+        self.last, self.last_x = res, x.copy()
+        self.last_value = res.laplace if np.isfinite(res.laplace) else np.inf
+        return self.last_value

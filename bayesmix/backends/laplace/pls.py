@@ -140,12 +140,30 @@ class LmmObjective:
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """The objective and its analytic gradient over θ."""
-        from .gradient import lmm_gradient, theta_maps
-
         value = self(theta)
+        return value, self.gradient()
+
+    def _theta_maps(self):
+        from .gradient import theta_maps
+
         if self._maps is None:
             self._maps = theta_maps(self.state.problem.design)
-        return value, lmm_gradient(self.state, self.last, self.reml, self._maps)
+        return self._maps
+
+    def gradient(self) -> np.ndarray:
+        """The analytic gradient at the latest evaluation (the state's factor is there)."""
+        from .gradient import lmm_gradient
+
+        return lmm_gradient(self.state, self.last, self.reml, self._theta_maps())
+
+    def derivatives(self) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient and average-information Hessian at the latest evaluation."""
+        from .information import boundary_curvature, lmm_information
+
+        grad = self.gradient()
+        H = lmm_information(self.state, self.last, self.reml, self._theta_maps())
+        design = self.state.problem.design
+        return boundary_curvature(self.state.theta, np.isfinite(design.theta_lower), grad, H)
 
     def sigma(self, sol: PLSSolution | None = None) -> float:
         """σ̂ at a solution (the latest by default)."""
