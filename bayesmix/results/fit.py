@@ -12,7 +12,7 @@ import pandas as pd
 from ..spec import ModelSpec
 from .estimates import Estimates
 from .predict import predict as _predict
-from .tables import fixef_table, ranef_table, varcorr_table
+from .tables import fixef_table, ranef_table, thresholds_table, varcorr_table
 
 if TYPE_CHECKING:
     import arviz as az
@@ -42,6 +42,9 @@ class FitInfo:
         A variance estimate on the boundary (0) or a correlation at ±1.
     loglik : float or None
         Log-likelihood at the estimate (for REML fits, the REML log-likelihood, as lme4).
+    loglik_label : str
+        What ``loglik`` is, as the summary prints it (the MAP backend reports the
+        conditional log-likelihood log p(y | β̂, b̂), not a marginal one).
     df : int or None
         Number of estimated parameters (for AIC/BIC).
     timings : mapping str → float
@@ -57,6 +60,7 @@ class FitInfo:
     messages: tuple[str, ...] = ()
     singular: bool = False
     loglik: float | None = None
+    loglik_label: str = "log-likelihood"
     df: int | None = None
     timings: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
@@ -120,6 +124,11 @@ class Fit:
         """SDs, correlations and σ: columns ``group``, ``term``, ``term2``, ``kind``,
         ``estimate``, ``std_error`` (and HDI, ESS, r_hat for draws)."""
         return varcorr_table(self)
+
+    def thresholds(self) -> pd.DataFrame:
+        """Ordinal thresholds α_j (``logit P(y ≤ j) = α_j − η``), named ``"1|2"``, ...: columns
+        ``estimate``, ``std_error`` (and HDI, ESS, r_hat for draws)."""
+        return thresholds_table(self)
 
     def ranef(self) -> pd.DataFrame:
         """Random effects b per group, level and term, with their conditional SDs."""

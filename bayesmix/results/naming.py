@@ -91,7 +91,9 @@ def dims(design: Design) -> dict[str, list[str]]:
 
 
 def _level_coords(t: ReTerm) -> np.ndarray:
-    return np.asarray(t.levels.astype(str))
+    # Fixed-width strings, not objects: arviz copies coords for every variable, and copying
+    # an object array of a million Python strings takes seconds.
+    return np.asarray(t.levels.astype(str), dtype=str)
 
 
 def coords(design: Design) -> dict[str, np.ndarray | list]:

@@ -31,7 +31,7 @@ def report(fit: Fit) -> str:
         + ", ".join(f"{t.label} ({t.m:,})" for t in d.terms),
     ]
     if fit.loglik is not None:
-        stats = f"log-likelihood{' (REML)' if info.method == 'REML' else ''}: {fit.loglik:.4f}"
+        stats = f"{info.loglik_label}{' (REML)' if info.method == 'REML' else ''}: {fit.loglik:.4f}"
         if fit.aic is not None and info.method != "REML":
             stats += f"   AIC: {fit.aic:.2f}   BIC: {fit.bic:.2f}"
         lines.append(stats)
@@ -43,6 +43,8 @@ def report(fit: Fit) -> str:
     lines.append(status)
     lines += ["", "Variance components:", _fmt(fit.varcorr()), "", "Fixed effects:",
               _fmt(fit.fixef())]
+    if d.family.name == "ordinal":
+        lines += ["", "Thresholds:", _fmt(fit.thresholds())]
     if info.messages:
         lines += ["", "Messages:"] + [f"- {m}" for m in info.messages]
     return "\n".join(lines)

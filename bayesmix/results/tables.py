@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..errors import BayesmixError
 from . import naming
 
 if TYPE_CHECKING:
     from .fit import Fit
 
-__all__ = ["fixef_table", "varcorr_table", "ranef_table"]
+__all__ = ["fixef_table", "varcorr_table", "ranef_table", "thresholds_table"]
 
 HDI_PROB = 0.94
 _POSTERIOR_COLS = {
@@ -61,6 +62,24 @@ def fixef_table(fit: Fit) -> pd.DataFrame:
         return table
     table = _posterior_summary(fit, naming.BETA)
     table.index = pd.Index(design.x_names, name="coef")
+    return table
+
+
+def thresholds_table(fit: Fit) -> pd.DataFrame:
+    """One row per ordinal threshold, indexed ``"1|2"``, ``"2|3"``, ..."""
+    design = fit.design
+    if design.family.name != "ordinal":
+        raise BayesmixError(
+            f"thresholds exist for the ordinal family only, not {design.family.name}"
+        )
+    index = pd.Index(naming.cutpoint_labels(design), name="threshold")
+    if fit.estimates is not None:
+        est = fit.estimates
+        se = (np.sqrt(np.clip(np.diag(est.cutpoints_cov), 0, None))
+              if est.cutpoints_cov is not None else np.full(len(index), np.nan))
+        return pd.DataFrame({"estimate": est.cutpoints, "std_error": se}, index=index)
+    table = _posterior_summary(fit, naming.CUTPOINTS)
+    table.index = index
     return table
 
 

@@ -213,7 +213,8 @@ def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
     fit_info = FitInfo(
         backend="map", method="MAP", converged=info.converged, iterations=info.iterations,
         messages=_messages(spec, info, options, singular, est), singular=bool(singular),
-        loglik=-st.F_data, df=None, timings=clock.laps, extra=extra,
+        loglik=-st.F_data, loglik_label="conditional log-likelihood log p(y | β̂, b̂)",
+        df=None, timings=clock.laps, extra=extra,
     )
     return Fit(spec=spec, idata=idata, info=fit_info, estimates=est)
 

@@ -98,9 +98,5 @@ def build_idata(spec, est, gam, b_draws, n_alpha, approximation, attrs):
         attrs = {**attrs, "log_likelihood": (
             f"omitted: n × draws = {design.n * gam.shape[0]:,} values exceeds "
             f"{LOGLIK_MAX_VALUES:,}; the log-likelihood at the mode is fit.loglik")}
-    # Level labels as fixed-width strings: arviz deep-copies coords for every variable, and
-    # copying an object array of a million Python strings takes seconds.
-    levels = {naming.level_dim(t.label): np.asarray(t.levels.astype(str), dtype=str)
-              for t in design.terms}
     return make_idata(spec, post, backend="map", approximation=approximation,
-                      log_likelihood=loglik, attrs=attrs, extra_coords=levels)
+                      log_likelihood=loglik, attrs=attrs)

@@ -1,0 +1,97 @@
+"""The shared result type across backends: same names, same tables, comparable numbers.
+
+The anchor is an exact identity: for a linear mixed model, the MAP of (β, b) at the
+covariance a Laplace (lmer) fit estimated is lmer's own β̂ (the GLS estimate) and b̂ (the
+BLUPs), so the two backends must agree to rounding; their standard errors of β agree too
+(both are σ²(RXᵀRX)⁻¹ at that covariance).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesmix as bm
+from bayesmix.results import naming
+
+FORMULA = "Reaction ~ Days + (Days | Subject)"
+
+
+@pytest.fixture(scope="module")
+def fits():
+    data = bm.datasets.load("sleepstudy")
+    laplace = bm.fit(FORMULA, data, backend="laplace", reml=True, draws=200, seed=1)
+    map_fit = bm.fit(FORMULA, data, backend="map", covariance=laplace, draws=200, seed=1)
+    return laplace, map_fit
+
+
+def test_map_at_laplace_covariance_reproduces_lmer(fits):
+    laplace, map_fit = fits
+    a, b = laplace.fixef(), map_fit.fixef()
+    np.testing.assert_allclose(b["estimate"], a["estimate"], rtol=1e-8)
+    np.testing.assert_allclose(b["std_error"], a["std_error"], rtol=1e-6)
+    ra, rb = laplace.ranef(), map_fit.ranef()
+    np.testing.assert_allclose(rb["estimate"], ra["estimate"], rtol=1e-7, atol=1e-8)
+    # Conditional SDs differ by design: lmer's condVar conditions on β̂, the MAP's comes from
+    # the joint Hessian of (β, b), which adds β's uncertainty; it can only be larger.
+    assert (rb["std_error"] >= ra["std_error"] - 1e-9).all()
+
+
+def test_tables_have_the_same_shape_and_names(fits):
+    for fit in fits:
+        fe = fit.fixef()
+        assert list(fe.index) == ["(Intercept)", "Days"]
+        assert {"estimate", "std_error"} <= set(fe.columns)
+        vc = fit.varcorr()
+        assert list(vc["kind"]) == ["sd", "sd", "cor", "sigma"]
+        assert list(vc["group"]) == ["Subject", "Subject", "Subject", "Residual"]
+        assert vc.loc[2, "term"] == "Days" and vc.loc[2, "term2"] == "(Intercept)"
+        re = fit.ranef()
+        assert len(re) == 36 and set(re["term"]) == {"(Intercept)", "Days"}
+        assert re["level"].iloc[0] == "308"
+
+
+def test_idata_uses_the_shared_names(fits):
+    for fit in fits:
+        post = fit.idata.posterior
+        for var in (naming.BETA, naming.SIGMA, "sd_Subject", "cor_Subject", "b_Subject"):
+            assert var in post, (fit.backend, var)
+        assert post["b_Subject"].dims[2:] == ("Subject_level", "Subject_term")
+        assert list(post["beta"].coords["coef"].values) == ["(Intercept)", "Days"]
+        assert fit.idata.observed_data["y"].shape == (180,)
+        assert fit.idata.attrs["backend"] == fit.backend
+        assert fit.idata.attrs["approximation"]
+
+
+def test_compare_lines_fits_up(fits):
+    table = bm.compare(list(fits))
+    assert list(table.columns.get_level_values(0).unique()) == ["laplace", "map"]
+    assert "beta[Days]" in table.index and "sigma" in table.index
+    assert "cor(Days,(Intercept)|Subject)" in table.index
+    np.testing.assert_allclose(table[("laplace", "estimate")], table[("map", "estimate")],
+                               rtol=1e-7)
+
+
+def test_predict_new_levels_get_the_population_value(fits):
+    laplace, _ = fits
+    new = pd.DataFrame({"Days": [0.0, 5.0], "Subject": ["308", "new subject"]})
+    pred = laplace.predict(new)
+    est = laplace.estimates
+    b308 = est.term("Subject").b[0]
+    assert pred.iloc[0] == pytest.approx(est.beta[0] + b308[0])
+    assert pred.iloc[1] == pytest.approx(est.beta[0] + 5 * est.beta[1])
+    population = laplace.predict(new, include_random=False)
+    assert population.iloc[0] == pytest.approx(est.beta[0])
+
+
+def test_summary_reports_fit_and_thresholds():
+    wine = bm.datasets.load("wine")
+    fit = bm.fit("rating ~ temp + contact + (1 | judge)", wine, "ordinal", backend="map",
+                 covariance={"judge": [[1.0]]})
+    text = fit.summary()
+    assert "Thresholds:" in text and "1|2" in text
+    assert "conditional log-likelihood" in text
+    assert list(fit.thresholds().index) == ["1|2", "2|3", "3|4", "4|5"]
+    with pytest.raises(bm.BayesmixError, match="ordinal family only"):
+        bm.fit(FORMULA, bm.datasets.load("sleepstudy")).thresholds()
