@@ -18,7 +18,7 @@ from ..families import Family
 from ..formula.matrices import ModelColumns
 from ..formula.parser import ParsedFormula
 from .lambda_template import LambdaTemplate
-from .reterm import ReTerm
+from .reterm import ReTerm, psd_cholesky
 from .zmatrix import z_lambda
 
 __all__ = ["Design"]
@@ -155,7 +155,7 @@ class Design:
             if t.structure == "diagonal":
                 T = np.diag(np.sqrt(np.diag(cov)))
             else:
-                T = _psd_cholesky(cov)
+                T = psd_cholesky(cov)
             theta[t.theta_index] = t.theta_from_T(T / sigma)
         return theta
 
@@ -198,15 +198,3 @@ class Design:
             f"<Design {self.formula!r}: n={self.n}, p={self.p}, q={self.q}, "
             f"terms={[t.label for t in self.terms]}>"
         )
-
-
-def _psd_cholesky(cov: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor of a positive semi-definite matrix (singular allowed)."""
-    try:
-        return np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        vals, vecs = np.linalg.eigh(cov)
-        root = vecs * np.sqrt(np.clip(vals, 0, None))
-        _, r = np.linalg.qr(root.T)
-        L = r.T
-        return L * np.sign(np.where(np.diag(L) == 0, 1, np.diag(L)))

@@ -14,10 +14,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ReTerm", "UNSTRUCTURED", "DIAGONAL"]
+__all__ = ["ReTerm", "UNSTRUCTURED", "DIAGONAL", "psd_cholesky"]
 
 UNSTRUCTURED = "unstructured"
 DIAGONAL = "diagonal"
+
+
+def psd_cholesky(cov: np.ndarray) -> np.ndarray:
+    """Lower-triangular T with T Tᵀ = Σ and a non-negative diagonal, for a positive
+    semi-definite Σ (singular allowed: then through an eigendecomposition and QR)."""
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        vals, vecs = np.linalg.eigh(cov)
+        root = vecs * np.sqrt(np.clip(vals, 0, None))
+        _, r = np.linalg.qr(root.T)
+        T = r.T
+        return T * np.sign(np.where(np.diag(T) == 0, 1.0, np.diag(T)))
 
 
 def tril_positions(r: int, structure: str) -> tuple[np.ndarray, np.ndarray]:

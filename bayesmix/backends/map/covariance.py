@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ...design import Design, ReTerm
+from ...design.reterm import psd_cholesky
 from ...errors import OptionsError
 from ...results import Fit, naming
 
@@ -215,19 +216,6 @@ def _from_fit(fit: Fit) -> tuple[dict, float | None]:
     return out, sigma
 
 
-def _psd_factor(cov: np.ndarray) -> np.ndarray:
-    """Lower-triangular T with T Tᵀ = Σ, for positive semi-definite Σ (singular allowed)."""
-    try:
-        return np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        vals, vecs = np.linalg.eigh(cov)
-        root = vecs * np.sqrt(np.clip(vals, 0, None))
-        _, r = np.linalg.qr(root.T)
-        T = r.T
-        signs = np.sign(np.where(np.diag(T) == 0, 1.0, np.diag(T)))
-        return T * signs
-
-
 def resolve_covariance(design: Design, covariance, sigma: float | None) -> FixedCovariance:
     """Σ_k for every term of ``design`` from the ``covariance`` option, checked.
 
@@ -259,7 +247,7 @@ def resolve_covariance(design: Design, covariance, sigma: float | None) -> Fixed
             f"in that column order (the model's terms: {_describe_terms(design)})"
         )
     covs = tuple(_check(t, named[t.label]) for t in design.terms)
-    factors = tuple(_psd_factor(c) for c in covs)
+    factors = tuple(psd_cholesky(c) for c in covs)
     if design.family.has_sigma:
         sigma = sigma if sigma is not None else given_sigma
         if sigma is None:
