@@ -221,11 +221,22 @@ def test_family_kernels_match_the_family_functions(family, link):
     assert np.allclose(w, pw * dmean**2 / var, rtol=1e-12)
     assert np.allclose(wr, pw * dmean * (y - mean) / var, rtol=1e-12)
     assert np.isclose(dev, np.sum(pw * fam.unit_deviance(y, m, trials)), rtol=1e-12)
-    assert np.isclose(fk.deviance_sum(code, fk.LINK_CODES[link], y, tr, pw, eta), dev,
-                      rtol=1e-14)
-    const = fk.loglik_const(code, y, trials)
-    assert np.isclose(fk.loglik_sum(code, y, tr, pw, mu, const),
-                      np.sum(pw * fam.loglik(y, m, trials)), rtol=1e-12)
+    # The fused pass computes η = offset + Xβ + ZΛu itself (here one column of ZΛ, all ones).
+    X = rng.standard_normal((n, 2))
+    beta = np.array([0.3, -0.2])
+    out = [np.empty(n) for _ in range(4)]
+    dev2 = fk.eta_working(code, fk.LINK_CODES[link], y, tr, pw, np.ones(n),
+                          np.zeros(n, dtype=np.int32), 1, X, beta, eta - X @ beta - 0.5,
+                          np.array([0.5]), *out)
+    assert np.allclose(out[0], eta, rtol=1e-13, atol=1e-12)
+    assert np.allclose(out[2], w, rtol=1e-10) and np.isclose(dev2, dev, rtol=1e-10)
+    # log-likelihood = saturated log-likelihood − deviance / 2, in total and pointwise.
+    sat = fk.saturated_loglik(code, y, trials)
+    assert np.isclose(np.sum(pw * sat) - 0.5 * dev, np.sum(pw * fam.loglik(y, m, trials)),
+                      rtol=1e-12)
+    ll = np.empty((n, 2))
+    fk.unit_loglik(code, fk.LINK_CODES[link], y, tr, pw, sat, np.column_stack([eta, eta]), ll)
+    assert np.allclose(ll[:, 1], pw * fam.loglik(y, m, trials), rtol=1e-10, atol=1e-10)
 
 
 def test_reference_objective_is_reproducible_with_warm_starts():

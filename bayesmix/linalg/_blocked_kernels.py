@@ -20,6 +20,7 @@ __all__ = [
     "solve_half_t",
     "symmetrize_lower",
     "inverse_first",
+    "first_blocks",
     "row_inverse",
 ]
 
@@ -231,3 +232,46 @@ def row_inverse(codes1, rest, bpos, first, cross, Sinv, out):
                 out[i, r1 + e, a] = cross[pos, a]
             for f in range(w2):
                 out[i, r1 + e, r1 + f] = Sinv[rest[i, e], rest[i, f]]
+
+
+@njit(cache=True, nogil=True)
+def first_blocks(Ld, bptr, bcols, G, Sinv, first):
+    """Diagonal blocks (A⁻¹)_jj = L_j⁻ᵀ (I + G_jᵀ S⁻¹ G_j) L_j⁻¹ of the first term.
+
+    What :func:`inverse_first` gives without the cross blocks, reading each pair of the
+    level's coupled columns once (S⁻¹ symmetric, rows walked left to right): half the random
+    reads of S⁻¹, which dominate (InstEval: 19 → 10 ms per call).
+    """
+    m1, r1, _ = Ld.shape
+    M = np.empty((r1, r1))
+    T = np.empty((r1, r1))
+    for j in range(m1):
+        for a in range(r1):
+            for b in range(r1):
+                M[a, b] = 1.0 if a == b else 0.0
+        start, stop = bptr[j], bptr[j + 1]
+        for p0 in range(start, stop):
+            row = bcols[p0]
+            for p in range(p0, stop):
+                v = Sinv[row, bcols[p]]
+                if p == p0:
+                    for a in range(r1):
+                        for b in range(r1):
+                            M[a, b] += v * G[p0, a] * G[p0, b]
+                else:
+                    for a in range(r1):
+                        for b in range(r1):
+                            M[a, b] += v * (G[p0, a] * G[p, b] + G[p, a] * G[p0, b])
+        # T = L_j⁻ᵀ M, then first = T L_j⁻¹.
+        for b in range(r1):
+            for a in range(r1 - 1, -1, -1):
+                s = M[a, b]
+                for c in range(a + 1, r1):
+                    s -= Ld[j, c, a] * T[c, b]
+                T[a, b] = s / Ld[j, a, a]
+        for a in range(r1):
+            for b in range(r1 - 1, -1, -1):
+                s = T[a, b]
+                for c in range(b + 1, r1):
+                    s -= Ld[j, c, b] * first[j, a, c]
+                first[j, a, b] = s / Ld[j, b, b]

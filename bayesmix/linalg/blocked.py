@@ -238,8 +238,7 @@ class BlockedFactor:
         for offset, m, r in blocks:
             if offset == 0 and m == p.m1 and r == p.r1:
                 res = np.empty((m, r, r))
-                kern.inverse_first(self._Ld, p.bptr, p.bcols, self._G, Sinv, res,
-                                   np.empty((0, p.r1)))
+                kern.first_blocks(self._Ld, p.bptr, p.bcols, self._G, Sinv, res)
             elif offset >= p.q1:
                 idx = offset - p.q1 + np.arange(m)[:, None] * r + np.arange(r)
                 res = Sinv[idx[:, :, None], idx[:, None, :]]

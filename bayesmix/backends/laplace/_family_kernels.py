@@ -16,8 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["FAMILY_CODES", "LINK_CODES", "working", "eta_working", "deviance_sum", "loglik_sum",
-           "loglik_const"]
+__all__ = ["FAMILY_CODES", "LINK_CODES", "working", "eta_working", "unit_loglik",
+           "saturated_loglik"]
 
 FAMILY_CODES = {"bernoulli": 0, "binomial": 0, "poisson": 1}
 LINK_CODES = {"logit": 0, "probit": 1, "cloglog": 2, "log": 3}
@@ -124,54 +124,30 @@ def eta_working(family, link, y, trials, pw, data, cols, width, X, beta, offset,
 
 
 @njit(cache=True, nogil=True)
-def deviance_sum(family, link, y, trials, pw, eta):
-    """Σ pw·d(y, μ(η)) alone (the step-halving test)."""
-    n = y.shape[0]
+def unit_loglik(family, link, y, trials, pw, sat, eta, out):
+    """Pointwise log-likelihood pw·log p(y | μ(η)) = pw (sat − d(y, μ)/2) for η of shape
+    (n, k) (k draws), with ``sat`` the saturated log-likelihood of each row."""
+    n, k = eta.shape
     has_n = trials.shape[0] > 0
     has_w = pw.shape[0] > 0
-    dev = 0.0
     for i in range(n):
-        m, _ = _mu_and_deriv(link, eta[i])
-        yi = y[i]
-        if family == 0:
-            ni = trials[i] if has_n else 1.0
-            di = 2.0 * (_xlogy_ratio(yi, ni * m) + _xlogy_ratio(ni - yi, ni * (1.0 - m)))
-        else:
-            di = 2.0 * (_xlogy_ratio(yi, m) - (yi - m))
-        dev += (pw[i] if has_w else 1.0) * di
-    return dev
+        pwi = pw[i] if has_w else 1.0
+        ni = trials[i] if has_n else 1.0
+        for j in range(k):
+            _, _, _, di = _row_working(family, link, y[i], ni, pwi, eta[i, j])
+            out[i, j] = pwi * (sat[i] - 0.5 * di)
 
 
-@njit(cache=True, nogil=True)
-def loglik_sum(family, y, trials, pw, mu, const):
-    """Σ pw·log p(y | μ); ``const`` holds the per-row normalising constants."""
-    n = y.shape[0]
-    has_n = trials.shape[0] > 0
-    has_w = pw.shape[0] > 0
-    total = 0.0
-    for i in range(n):
-        yi = y[i]
-        m = mu[i]
-        if family == 0:
-            ni = trials[i] if has_n else 1.0
-            li = const[i]
-            if yi != 0.0:
-                li += yi * math.log(m)
-            if ni - yi != 0.0:
-                li += (ni - yi) * math.log1p(-m)
-        else:
-            li = const[i] - m
-            if yi != 0.0:
-                li += yi * math.log(m)
-        total += (pw[i] if has_w else 1.0) * li
-    return total
+def saturated_loglik(family: int, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
+    """log p(y | μ = y/n) per row, R's constants included (log C(n, y) or −log y!).
 
-
-def loglik_const(family: int, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
-    """Per-row constants of the log-likelihood: log C(n, y) (binomial), −log y! (Poisson)."""
-    from scipy.special import gammaln
+    The log-likelihood is this minus half the unit deviance, so PIRLS, which computes the
+    deviance anyway, gets the log-likelihood without another pass over the rows.
+    """
+    from scipy.special import gammaln, xlogy
 
     if family == 0:
         n = np.ones_like(y) if trials is None else trials
-        return gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
-    return -gammaln(y + 1)
+        const = gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
+        return const + xlogy(y, y / n) + xlogy(n - y, (n - y) / n)
+    return -gammaln(y + 1) + xlogy(y, y) - y

@@ -330,12 +330,15 @@ def _fit_glmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
 def _with_hessian_vcov(fit: Fit, fun, grad, x, value, scale, n_theta) -> Fit:
     """β̂'s covariance as lme4: 2 (H⁻¹)_ββ, H the Hessian of the deviance over (θ, β)."""
     start = time.perf_counter()
-    # Steps: 1e-3 in θ (order 1) and 1e-2 standard errors in β; the objective is smooth to
-    # ~1e-10 (tight PIRLS), so the differences are accurate to ~1e-4 relative.
-    step = np.concatenate([np.full(n_theta, 1e-3), np.full(len(scale), 1e-2)])
     if grad is not None:
-        H = fd_hessian_from_gradient(grad, x, step)
+        # Forward differences of the analytic gradient (see fd_hessian_from_gradient): steps
+        # of 2e-5 in θ (order 1) and in standard errors of β.
+        H = fd_hessian_from_gradient(grad, x, np.full(len(x), 2e-5))
     else:
+        # Central differences of the objective (lme4's scheme): steps 1e-3 in θ and 1e-2
+        # standard errors in β; the objective is smooth to ~1e-10 (tight PIRLS), so the
+        # differences are accurate to ~1e-4 relative.
+        step = np.concatenate([np.full(n_theta, 1e-3), np.full(len(scale), 1e-2)])
         H = fd_hessian(fun, x, step, f0=value)
     messages = list(fit.info.messages)
     try:

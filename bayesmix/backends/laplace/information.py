@@ -48,20 +48,24 @@ def theta_directions(state: SolverState, maps: ThetaMaps, s: np.ndarray,
     return A
 
 
-def _gram(state: SolverState, w: np.ndarray | None, B: np.ndarray,
+def _gram(state: SolverState, w: np.ndarray | None, A: np.ndarray, with_x: bool = False,
           RX: np.ndarray | None = None, RZX: np.ndarray | None = None) -> np.ndarray:
-    """BᵀV₀⁻¹B = BᵀWB − ‖L⁻¹PMᵀWB‖² (Woodbury), or BᵀP₀B when R_X, R_ZX are given (β
-    profiled: minus ‖R_X⁻ᵀ(XᵀWB − R_ZXᵀL⁻¹PMᵀWB)‖² more). One pass over the rows and one
-    half-solve with the state's factor."""
+    """BᵀV₀⁻¹B = BᵀWB − ‖L⁻¹PMᵀWB‖² (Woodbury) for B = A, or [A, √2 X] when ``with_x``;
+    BᵀP₀B when R_X, R_ZX are given (β profiled: minus ‖R_X⁻ᵀ(XᵀWB − R_ZXᵀL⁻¹PMᵀWB)‖²).
+    A few passes over the rows and one half-solve with the state's factor."""
     pb = state.problem
     wv = np.zeros(0) if w is None else w
-    C, G = gk.weighted_cross(state.zl.data, pb.structure.indices, pb.structure.width, wv,
-                             np.ascontiguousarray(B), pb.q)
+    st = pb.structure
+    blocks = [A, np.sqrt(2.0) * pb.X] if with_x and pb.p else [A]
+    C = np.hstack([gk.weighted_cross(state.zl.data, st.indices, st.width, wv,
+                                     np.ascontiguousarray(b), pb.q) for b in blocks])
+    WB = [b if w is None else b * w[:, None] for b in blocks]
+    G = np.block([[wb.T @ b for b in blocks] for wb in WB])
     Y = state.factor.solve_L(C)
     H = G - Y.T @ Y
     if RX is not None:
-        XtWB = (pb.X.T if w is None else pb.X.T * w) @ B
-        Zb = solve_triangular(RX, XtWB - RZX.T @ Y, trans="T")
+        XtWA = (pb.X.T if w is None else pb.X.T * w) @ A
+        Zb = solve_triangular(RX, XtWA - RZX.T @ Y, trans="T")
         H -= Zb.T @ Zb
     return 0.5 * (H + H.T)
 
@@ -76,8 +80,8 @@ def lmm_information(state: SolverState, sol, reml: bool, maps: ThetaMaps) -> np.
     s = resid if pb.weights is None else pb.weights * resid
     A = theta_directions(state, maps, s, sol.u)
     profiled = reml and pb.p
-    APA = _gram(state, pb.weights, A, sol.RX if profiled else None,
-                sol.RZX if profiled else None)
+    APA = _gram(state, pb.weights, A, RX=sol.RX if profiled else None,
+                RZX=sol.RZX if profiled else None)
     nu = pb.n - pb.p if reml else pb.n
     sigma2 = sol.pwrss / nu
     sa = s @ A
@@ -87,10 +91,8 @@ def lmm_information(state: SolverState, sol, reml: bool, maps: ThetaMaps) -> np.
 def glmm_information(state: SolverState, res, maps: ThetaMaps) -> np.ndarray:
     """Average information of the Laplace deviance over (θ, β) at a PIRLS mode whose
     weights the state's factor holds."""
-    pb = state.problem
     A = theta_directions(state, maps, res.score, res.u)
-    B = np.hstack([A, np.sqrt(2.0) * pb.X]) if pb.p else A
-    return _gram(state, res.w, B)
+    return _gram(state, res.w, A, with_x=True)
 
 
 def boundary_curvature(theta: np.ndarray, diagonal: np.ndarray, g: np.ndarray,

@@ -1,13 +1,15 @@
-"""Bounded minimisation of the Laplace objectives over θ (and β for nAGQ = 1).
+"""Minimisation of the Laplace objectives over θ (and β for nAGQ = 1).
 
-The objectives are cheap-to-moderate, smooth inside the box, and often have their optimum on
-the boundary θ_diag = 0 (singular fits). lme4 uses Powell's derivative-free BOBYQA; here the
-derivative-free default here is scipy's COBYQA, the successor of Powell's methods by Ragonneau
-& Zhang (a trust-region SQP with quadratic models that honours bounds). Where an analytic
-gradient exists (every LMM; GLMMs with a canonical link), L-BFGS-B on it needs 3-15× fewer
-evaluations (:func:`minimize_with_gradient`): on the reference fits 5-25 evaluations for LMMs
-instead of 18-110, 14-44 instead of 65-620 for the GLMMs (measured when the gradient was
-added; ``tests/test_laplace_gradient.py`` checks both paths reach the same optimum).
+The objectives are cheap-to-moderate, smooth, even in the sign of each column of T_k, and
+often have their optimum on the boundary θ_diag = 0 (singular fits). Where an analytic
+gradient exists (every LMM; GLMMs with a canonical link) :func:`minimize_newton` takes Newton
+steps on the average-information approximation of the Hessian (:mod:`.information`), which is
+cheap next to the gradient, from moment starting values (:mod:`.start`). Measured on InstEval
+(ML): 5 evaluations instead of 33 for L-BFGS-B on the same gradient from θ = 1 and 104 for
+COBYQA; on the 100k-row logistic benchmark 12 instead of 60. Elsewhere the derivative-free
+:func:`minimize_bounded` (scipy's COBYQA, the successor of Powell's BOBYQA that lme4 uses;
+or L-BFGS-B on finite differences, or Powell) runs on the box of lme4's bounds.
+``tests/test_laplace_gradient.py`` checks that both paths reach the same optimum.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import Callable
 import numpy as np
 from scipy import optimize
 
-__all__ = ["OptimResult", "minimize_bounded", "fd_hessian", "minimize_with_gradient",
-           "fd_hessian_from_gradient", "minimize_newton"]
+__all__ = ["OptimResult", "minimize_bounded", "fd_hessian", "fd_hessian_from_gradient",
+           "minimize_newton"]
 
 
 @dataclass(frozen=True)
@@ -156,54 +158,26 @@ def fd_hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, step: np.ndarr
     return H
 
 
-def minimize_with_gradient(
-    fun_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    x0: np.ndarray,
-    lower: np.ndarray,
-    *,
-    gtol: float = 1e-5,
-    max_evals: int = 10_000,
-) -> OptimResult:
-    """L-BFGS-B with an analytic gradient on the box [lower, ∞).
-
-    Stops when the projected gradient is below ``gtol`` (objective units per unit of x: with
-    x scaled to unit curvature this is the distance to the optimum) or the objective stops
-    decreasing to rounding.
-    """
-    lower = np.asarray(lower, dtype=float)
-    x0 = np.maximum(np.asarray(x0, dtype=float), lower)
-    best = {"x": None, "f": np.inf, "nfev": 0}
-
-    def wrapped(x):
-        f, g = fun_and_grad(x)
-        best["nfev"] += 1
-        if not np.isfinite(f):
-            return 1e300, np.zeros_like(x)
-        if f < best["f"]:
-            best["f"], best["x"] = f, x.copy()
-        return f, g
-
-    res = optimize.minimize(
-        wrapped, x0, jac=True, method="L-BFGS-B",
-        bounds=list(zip(lower, np.full_like(lower, np.inf))),
-        options={"maxfun": max_evals, "ftol": 1e-14, "gtol": gtol, "maxls": 40},
-    )
-    x = best["x"] if best["x"] is not None else np.asarray(res.x, dtype=float)
-    return OptimResult(x=x, fun=best["f"], nfev=best["nfev"], converged=bool(res.success),
-                       message=str(res.message), method="lbfgsb-gradient")
-
-
 def fd_hessian_from_gradient(grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
-                             step: np.ndarray) -> np.ndarray:
-    """Hessian by central differences of an analytic gradient (2k gradient evaluations)."""
+                             step: np.ndarray, g0: np.ndarray | None = None) -> np.ndarray:
+    """Hessian by forward differences of an analytic gradient (k gradient evaluations, one
+    more when the gradient ``g0`` at x is not given), symmetrised.
+
+    With the analytic gradient accurate to ~1e-9 relative (tight PIRLS), steps of 2e-5 (on
+    the scale of unit curvature) leave both the truncation and the rounding error near 1e-5
+    relative in the standard errors: measured against central differences with steps 1e-3 on
+    cbpp, grouseticks and the 100k-row logistic benchmark, at most 1.6e-5; central differences
+    cost twice as many PIRLS solves.
+    """
     x = np.asarray(x, dtype=float)
     k = len(x)
     step = np.broadcast_to(np.asarray(step, dtype=float), (k,))
+    g0 = grad(x) if g0 is None else g0
     H = np.empty((k, k))
     for j in range(k):
         e = np.zeros(k)
         e[j] = step[j]
-        H[:, j] = (grad(x + e) - grad(x - e)) / (2.0 * step[j])
+        H[:, j] = (grad(x + e) - g0) / step[j]
     return 0.5 * (H + H.T)
 
 

@@ -18,6 +18,7 @@ with the factor L taken at the weights of û and R's normalising constants in lo
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,22 +80,21 @@ class PirlsResult:
 
 @dataclass(frozen=True, eq=False)
 class GlmKernel:
-    """Per-problem inputs of the numba family kernels (codes, trials, weights, constants)."""
+    """Per-problem inputs of the numba family kernels (codes, trials, weights, and the
+    saturated log-likelihood ``sat`` of each row, with its weighted sum ``sat_total``)."""
 
     family: int
     link: int
     y: np.ndarray
     trials: np.ndarray
     pw: np.ndarray
-    const: np.ndarray
+    sat: np.ndarray
+    sat_total: float
 
     def working(self, eta, mu, w, wr) -> float:
         """Fill μ, w, wr at η; return Σ pw·d(y, μ)."""
         return fk.working(self.family, self.link, self.y, self.trials, self.pw, eta, mu, w,
                           wr)
-
-    def deviance(self, eta) -> float:
-        return fk.deviance_sum(self.family, self.link, self.y, self.trials, self.pw, eta)
 
     def eta_working(self, state: SolverState, u, beta, eta, mu, w, wr) -> float:
         """η = offset + Xβ + ZΛu and :meth:`working` there, in one pass."""
@@ -103,22 +103,41 @@ class GlmKernel:
                               state.zl.data, pb.structure.indices, pb.structure.width, pb.X,
                               beta, pb.offset, u, eta, mu, w, wr)
 
-    def loglik(self, mu) -> float:
-        return fk.loglik_sum(self.family, self.y, self.trials, self.pw, mu, self.const)
+    def loglik(self, deviance: float) -> float:
+        """Σ pw·log p(y | μ) from Σ pw·d(y, μ) at the same μ."""
+        return self.sat_total - 0.5 * deviance
+
+    def pointwise_loglik(self, eta: np.ndarray) -> np.ndarray:
+        """pw·log p(yᵢ | μ(η_ij)) for η of shape (n, k)."""
+        out = np.empty(eta.shape)
+        fk.unit_loglik(self.family, self.link, self.y, self.trials, self.pw, self.sat,
+                       np.ascontiguousarray(eta), out)
+        return out
+
+
+_KERNELS: "weakref.WeakKeyDictionary[LaplaceProblem, GlmKernel]" = weakref.WeakKeyDictionary()
 
 
 def glm_kernel(pb: LaplaceProblem) -> GlmKernel:
-    """The family kernel of a problem (binomial / bernoulli / poisson)."""
+    """The family kernel of a problem (binomial / bernoulli / poisson), built once per
+    problem (the saturated log-likelihood costs a few special-function passes)."""
+    if pb not in _KERNELS:
+        _KERNELS[pb] = _make_kernel(pb)
+    return _KERNELS[pb]
+
+
+def _make_kernel(pb: LaplaceProblem) -> GlmKernel:
     fam = pb.design.family
     if fam.name not in fk.FAMILY_CODES or fam.link.name not in fk.LINK_CODES:
         raise FamilyError(f"PIRLS does not handle the {fam.name} family with the "
                           f"{fam.link.name} link")
     code = fk.FAMILY_CODES[fam.name]
     empty = np.zeros(0)
+    sat = fk.saturated_loglik(code, pb.y, pb.trials)
+    total = float(np.sum(sat if pb.weights is None else pb.weights * sat))
     return GlmKernel(code, fk.LINK_CODES[fam.link.name], pb.y,
                      empty if pb.trials is None else pb.trials,
-                     empty if pb.weights is None else pb.weights,
-                     fk.loglik_const(code, pb.y, pb.trials))
+                     empty if pb.weights is None else pb.weights, sat, total)
 
 
 def pirls(state: SolverState, kernel: GlmKernel, with_beta: bool, tol: float = 1e-20,
@@ -136,7 +155,8 @@ def pirls(state: SolverState, kernel: GlmKernel, with_beta: bool, tol: float = 1
     cur = [np.empty(n) for _ in range(4)]  # η, μ, w, score at u
     new = [np.empty(n) for _ in range(4)]  # the same at a trial point
     u, beta = state.u.copy(), state.beta.copy()
-    pdev = kernel.eta_working(state, u, beta, *cur) + u @ u
+    dev = kernel.eta_working(state, u, beta, *cur)
+    pdev = dev + u @ u
     converged = False
     RX = None
     iterations = 0
@@ -167,17 +187,18 @@ def pirls(state: SolverState, kernel: GlmKernel, with_beta: bool, tol: float = 1
         step = 1.0
         for _ in range(_MAX_HALVINGS + 1):
             u_new, beta_new = u + step * du, beta + step * dbeta
-            pdev_new = kernel.eta_working(state, u_new, beta_new, *new) + u_new @ u_new
+            dev_new = kernel.eta_working(state, u_new, beta_new, *new)
+            pdev_new = dev_new + u_new @ u_new
             if np.isfinite(pdev_new) and pdev_new <= pdev + 1e-10 * abs(pdev):
                 break
             step /= 2.0
         else:
             break  # no decrease along the Newton direction: stop, not converged
-        u, beta, pdev = u_new, beta_new, pdev_new
+        u, beta, dev, pdev = u_new, beta_new, dev_new, pdev_new
         cur, new = new, cur
     eta, mu, w, wr = cur
     ussq = float(u @ u)
-    return PirlsResult(u, beta, eta, mu, pdev - ussq, kernel.loglik(mu), ussq,
+    return PirlsResult(u, beta, eta, mu, dev, kernel.loglik(dev), ussq,
                        factor.logdet(), RX, iterations, converged, w, wr)
 
 

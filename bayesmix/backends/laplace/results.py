@@ -17,6 +17,7 @@ from scipy.linalg import solve_triangular
 
 from ...results import Estimates, TermEstimate, make_idata, naming
 from ...spec import ModelSpec
+from .pirls import glm_kernel
 from .state import LaplaceProblem, SolverState
 
 __all__ = ["term_estimates", "draw_latent", "build_idata", "APPROXIMATION",
@@ -77,16 +78,14 @@ def draw_latent(state: SolverState, beta: np.ndarray, u: np.ndarray, RZX: np.nda
     return (beta[:, None] + dev_beta).T, (u[:, None] + dev_u).T
 
 
-def _pointwise_loglik(pb: LaplaceProblem, eta: np.ndarray, sigma: float | None):
-    """log p(yᵢ | ηᵢ) for η of shape (n, k) (k draws at once)."""
+def _pointwise_loglik(pb: LaplaceProblem, kernel, eta: np.ndarray, sigma: float | None):
+    """log p(yᵢ | ηᵢ) for η of shape (n, k) (k draws at once); ``kernel`` is the PIRLS family
+    kernel (None for the Gaussian family)."""
+    if kernel is not None:
+        return kernel.pointwise_loglik(eta)
     fam = pb.design.family
-    y = pb.y[:, None]
-    if fam.has_sigma:
-        sd = sigma if pb.weights is None else sigma / np.sqrt(pb.weights)[:, None]
-        return fam.loglik(y, eta, None, sd)
-    trials = None if pb.trials is None else pb.trials[:, None]
-    ll = fam.loglik(y, fam.link.inverse(eta), trials)
-    return ll if pb.weights is None else pb.weights[:, None] * ll
+    sd = sigma if pb.weights is None else sigma / np.sqrt(pb.weights)[:, None]
+    return fam.loglik(pb.y[:, None], eta, None, sd)
 
 
 def build_idata(spec: ModelSpec, state: SolverState, estimates: Estimates,
@@ -108,10 +107,11 @@ def build_idata(spec: ModelSpec, state: SolverState, estimates: Estimates,
             posterior[naming.cor_var(term.label)] = np.broadcast_to(
                 te.cor, (1, S, term.r, term.r)).copy()
     loglik = np.empty((1, S, pb.n))
+    kernel = None if design.family.has_sigma else glm_kernel(pb)
     chunk = max(1, _CHUNK_VALUES // max(pb.n, 1))
     for s0 in range(0, S, chunk):
         s1 = min(S, s0 + chunk)
         eta = zl @ u_draws[s0:s1].T + pb.X @ beta_draws[s0:s1].T + pb.offset[:, None]
-        loglik[0, s0:s1] = _pointwise_loglik(pb, eta, estimates.sigma).T
+        loglik[0, s0:s1] = _pointwise_loglik(pb, kernel, eta, estimates.sigma).T
     return make_idata(spec, posterior, backend="laplace", approximation=APPROXIMATION,
                       log_likelihood={naming.Y: loglik}, attrs=attrs)
