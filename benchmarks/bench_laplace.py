@@ -98,8 +98,8 @@ suppressMessages(library(lme4))
 invisible(lmer(y ~ 1 + (1 | d), data = InstEval[1:2000, ], REML = FALSE))  # warm-up
 tm <- system.time(f <- lmer(y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept:service),
                             data = InstEval, REML = FALSE))
-cat(sprintf('{"seconds": %.4f, "cpu": %.4f, "loglik": %.10f}', tm[["elapsed"]],
-            tm[["user.self"]] + tm[["sys.self"]], as.numeric(logLik(f))))
+cat(sprintf('{"seconds": %.4f, "cpu": %.4f, "loglik": %.10f, "feval": %d}', tm[["elapsed"]],
+            tm[["user.self"]] + tm[["sys.self"]], as.numeric(logLik(f)), f@optinfo$feval))
 """
 
 _R_LOGISTIC = """
@@ -142,8 +142,9 @@ def _row(label, rec):
     if rec.get("status") != "ok":
         return f"{label:<44}{rec.get('status')}"
     mem = f"{rec['peak_rss_gb']:.2f}" if "peak_rss_gb" in rec else "-"
+    evals = rec.get("evaluations", rec.get("feval", "-"))
     return (f"{label:<44}{rec['seconds']:>9.2f}{mem:>9}{rec['loglik']:>18.4f}"
-            f"{rec.get('loadavg', float('nan')):>7.2f}")
+            f"{rec.get('loadavg', float('nan')):>7.2f}{evals:>7}")
 
 
 def main() -> None:
@@ -156,7 +157,8 @@ def main() -> None:
     sizes = ([(10_000, 1_000), (30_000, 3_000), (100_000, 10_000)] if args.quick else
              [(100_000, 10_000), (300_000, 30_000), (1_000_000, 100_000)])
     records = {"loadavg_start": os.getloadavg(), "cpu_count": os.cpu_count()}
-    print(f"{'configuration':<44}{'seconds':>9}{'peak GB':>9}{'logLik':>18}{'load':>7}")
+    print(f"{'configuration':<44}{'seconds':>9}{'peak GB':>9}{'logLik':>18}{'load':>7}"
+          f"{'evals':>7}")
 
     inst = {"bayesmix": run_bayesmix("insteval", draws=0),
             "bayesmix_draws1000": run_bayesmix("insteval", draws=1000)}
