@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["FAMILY_CODES", "LINK_CODES", "working", "eta_working", "unit_loglik",
-           "saturated_loglik"]
+           "draws_loglik", "saturated_loglik"]
 
 FAMILY_CODES = {"bernoulli": 0, "binomial": 0, "poisson": 1}
 LINK_CODES = {"logit": 0, "probit": 1, "cloglog": 2, "log": 3}
@@ -136,6 +136,58 @@ def unit_loglik(family, link, y, trials, pw, sat, eta, out):
         for j in range(k):
             _, _, _, di = _row_working(family, link, y[i], ni, pwi, eta[i, j])
             out[i, j] = pwi * (sat[i] - 0.5 * di)
+
+
+@njit(cache=True, nogil=True)
+def draws_loglik(family, link, y, trials, pw, sat, sigma, data, cols, width, X, offset, Bt,
+                 Ut, out):
+    """Pointwise log-likelihood at S draws of (β, u): out[s, i] = log p(yᵢ | ηᵢ(βₛ, uₛ)) with
+    η = offset + Xβ + ZΛu, without n × S temporaries.
+
+    ``Bt`` (p × S) and ``Ut`` (q × S) hold the draws draw-minor, so the loops over draws are
+    contiguous; rows go in blocks whose results are transposed into ``out`` (S × n).
+    ``family`` 2 is the Gaussian (prior weights ``pw`` divide the variance σ²); 0 and 1 use
+    pw·(sat − d(y, μ)/2) as :func:`unit_loglik`.
+    """
+    S = Bt.shape[1]
+    n = y.shape[0]
+    p = X.shape[1]
+    has_n = trials.shape[0] > 0
+    has_w = pw.shape[0] > 0
+    block = 128
+    buf = np.empty((block, S))
+    eta = np.empty(S)
+    for i0 in range(0, n, block):
+        i1 = min(n, i0 + block)
+        for i in range(i0, i1):
+            for s in range(S):
+                eta[s] = offset[i]
+            for k in range(p):
+                xk = X[i, k]
+                for s in range(S):
+                    eta[s] += xk * Bt[k, s]
+            base = i * width
+            for f in range(width):
+                d = data[base + f]
+                c = cols[base + f]
+                for s in range(S):
+                    eta[s] += d * Ut[c, s]
+            pwi = pw[i] if has_w else 1.0
+            if family == 2:
+                # log p = c − h (y − η)², the constants per row.
+                const = -0.5 * math.log(2.0 * math.pi * sigma * sigma / pwi)
+                h = 0.5 * pwi / (sigma * sigma)
+                for s in range(S):
+                    r = y[i] - eta[s]
+                    buf[i - i0, s] = const - h * r * r
+            else:
+                ni = trials[i] if has_n else 1.0
+                for s in range(S):
+                    _, _, _, di = _row_working(family, link, y[i], ni, pwi, eta[s])
+                    buf[i - i0, s] = pwi * (sat[i] - 0.5 * di)
+        for s in range(S):
+            for i in range(i0, i1):
+                out[s, i] = buf[i - i0, s]
 
 
 def saturated_loglik(family: int, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:

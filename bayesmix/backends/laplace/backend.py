@@ -25,7 +25,7 @@ from .optimize import fd_hessian, fd_hessian_from_gradient, minimize_bounded, mi
 from .options import LaplaceOptions
 from .pirls import GlmmObjective, PirlsResult, glm_start
 from .pls import LmmObjective, fixed_part, lmm_deviance
-from .results import MAX_STORED_VALUES, build_idata, draw_latent, term_estimates
+from .results import build_idata, draw_latent, term_estimates
 from .start import glmm_start, lmm_start
 from .state import LaplaceProblem, SolverState, laplace_problem, new_state
 
@@ -93,11 +93,12 @@ def _n_draws(options: LaplaceOptions, pb: LaplaceProblem, messages: list[str]) -
     wanted = options.draws
     if wanted == 0:
         return 1
-    cap = max(1, MAX_STORED_VALUES // (pb.n + pb.q + pb.p))
+    cap = max(1, options.max_stored // (pb.n + pb.q + pb.p))
     if wanted > cap:
         messages.append(
             f"idata holds {cap} draws instead of draws={wanted}: draws × (observations + "
-            f"random effects) is capped at {MAX_STORED_VALUES:,} stored numbers"
+            f"random effects) is capped at max_stored={options.max_stored:,} stored numbers "
+            "(raise max_stored for more)"
         )
         return cap
     return wanted

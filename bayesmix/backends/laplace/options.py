@@ -69,11 +69,15 @@ class LaplaceOptions:
         Sparse Cholesky method (see :func:`bayesmix.linalg.analyze`).
     draws : int
         Number of draws from the Gaussian approximation at the mode stored in ``idata``
-        (0 stores the mode only, as a single draw). Capped so that draws × (rows + random
-        effects) stays below 20 million stored numbers (about 160 MB with the pointwise
-        log-likelihood; a message says so): 1,000 draws up to 20,000 rows, 16 at a million
-        rows with 100k levels. The draws and their log-likelihood take well under a second
-        per million stored values; ``draws=0`` skips them.
+        (0 stores the mode only, as a single draw), at most ``max_stored`` / (rows + random
+        effects + fixed effects) (a message says when the cap applies).
+    max_stored : int
+        Cap on draws × (rows + random effects + fixed effects), the numbers the draws and
+        their pointwise log-likelihood put in ``idata``. The default, 5 million (40 MB),
+        keeps 1,000 draws up to about 5,000 rows; InstEval (73k rows) gets 64 draws, a
+        million rows 4. Writing that memory is most of the cost of the draws (measured on
+        InstEval: 257 draws, 160 MB, took 0.3-0.6 s, as long as the fit; 64 draws 0.1 s).
+        Raise it for more draws on large data.
     seed : int or None
         Seed of those draws.
     """
@@ -91,6 +95,7 @@ class LaplaceOptions:
     hessian: bool = True
     factorization: str = "auto"
     draws: int = 1000
+    max_stored: int = 5_000_000
     seed: int | None = 0
 
     def __post_init__(self):
@@ -116,7 +121,8 @@ class LaplaceOptions:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise OptionsError(f"{name} must be a positive number, not {value!r}")
-        for name, least in (("max_evals", 1), ("pirls_max_iter", 1), ("draws", 0)):
+        for name, least in (("max_evals", 1), ("pirls_max_iter", 1), ("draws", 0),
+                            ("max_stored", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise OptionsError(f"{name} must be an integer ≥ {least}, not {value!r}")

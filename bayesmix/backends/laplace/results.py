@@ -17,21 +17,18 @@ from scipy.linalg import solve_triangular
 
 from ...results import Estimates, TermEstimate, make_idata, naming
 from ...spec import ModelSpec
+from . import _family_kernels as fk
 from .pirls import glm_kernel
 from .state import LaplaceProblem, SolverState
 
-__all__ = ["term_estimates", "draw_latent", "build_idata", "APPROXIMATION",
-           "MAX_STORED_VALUES"]
+__all__ = ["term_estimates", "draw_latent", "pointwise_loglik", "build_idata",
+           "APPROXIMATION"]
 
 APPROXIMATION = (
     "Gaussian approximation at the mode (Laplace): beta and b drawn jointly from their "
     "Gaussian conditional distribution given the estimated covariance parameters; sd_*, "
     "cor_* and sigma are fixed at their estimates (no uncertainty)"
 )
-# Draws are cut so that draws × (n + q) stays below this many stored numbers (~160 MB); the
-# pointwise log-likelihood is computed this many draws × rows at a time.
-MAX_STORED_VALUES = 20_000_000
-_CHUNK_VALUES = 2_000_000
 
 
 def _cor_from_cov(cov: np.ndarray) -> np.ndarray:
@@ -78,14 +75,24 @@ def draw_latent(state: SolverState, beta: np.ndarray, u: np.ndarray, RZX: np.nda
     return (beta[:, None] + dev_beta).T, (u[:, None] + dev_u).T
 
 
-def _pointwise_loglik(pb: LaplaceProblem, kernel, eta: np.ndarray, sigma: float | None):
-    """log p(yᵢ | ηᵢ) for η of shape (n, k) (k draws at once); ``kernel`` is the PIRLS family
-    kernel (None for the Gaussian family)."""
-    if kernel is not None:
-        return kernel.pointwise_loglik(eta)
-    fam = pb.design.family
-    sd = sigma if pb.weights is None else sigma / np.sqrt(pb.weights)[:, None]
-    return fam.loglik(pb.y[:, None], eta, None, sd)
+def pointwise_loglik(pb: LaplaceProblem, theta: np.ndarray, sigma: float | None,
+                     beta_draws: np.ndarray, u_draws: np.ndarray) -> np.ndarray:
+    """log p(yᵢ | βₛ, uₛ) of every row at every draw: shape (draws, n), in one numba pass per
+    draw (:func:`~._family_kernels.draws_loglik`)."""
+    design = pb.design
+    zl = design.Z_Lambda(theta)
+    out = np.empty((beta_draws.shape[0], pb.n))
+    empty = np.zeros(0)
+    if design.family.has_sigma:
+        fam, link, trials, pw, sat = 2, 0, empty, pb.weights, empty
+    else:
+        k = glm_kernel(pb)
+        fam, link, trials, pw, sat = k.family, k.link, k.trials, k.pw, k.sat
+    fk.draws_loglik(fam, link, pb.y, trials, empty if pw is None else pw, sat,
+                    1.0 if sigma is None else float(sigma), zl.data, pb.structure.indices,
+                    pb.structure.width, pb.X, pb.offset, np.ascontiguousarray(beta_draws.T),
+                    np.ascontiguousarray(u_draws.T), out)
+    return out
 
 
 def build_idata(spec: ModelSpec, state: SolverState, estimates: Estimates,
@@ -94,7 +101,6 @@ def build_idata(spec: ModelSpec, state: SolverState, estimates: Estimates,
     pb = state.problem
     design = spec.design
     S = beta_draws.shape[0]
-    zl = design.Z_Lambda(estimates.theta)
     posterior = {naming.BETA: beta_draws[None]}
     if design.family.has_sigma:
         posterior[naming.SIGMA] = np.full((1, S), estimates.sigma)
@@ -106,12 +112,6 @@ def build_idata(spec: ModelSpec, state: SolverState, estimates: Estimates,
         if term.correlated:
             posterior[naming.cor_var(term.label)] = np.broadcast_to(
                 te.cor, (1, S, term.r, term.r)).copy()
-    loglik = np.empty((1, S, pb.n))
-    kernel = None if design.family.has_sigma else glm_kernel(pb)
-    chunk = max(1, _CHUNK_VALUES // max(pb.n, 1))
-    for s0 in range(0, S, chunk):
-        s1 = min(S, s0 + chunk)
-        eta = zl @ u_draws[s0:s1].T + pb.X @ beta_draws[s0:s1].T + pb.offset[:, None]
-        loglik[0, s0:s1] = _pointwise_loglik(pb, kernel, eta, estimates.sigma).T
+    loglik = pointwise_loglik(pb, estimates.theta, estimates.sigma, beta_draws, u_draws)
     return make_idata(spec, posterior, backend="laplace", approximation=APPROXIMATION,
-                      log_likelihood={naming.Y: loglik}, attrs=attrs)
+                      log_likelihood={naming.Y: loglik[None]}, attrs=attrs)

@@ -15,9 +15,10 @@ to their expectations gives the linear system
 
 (σ₀² = 1 known outside the Gaussian family: it moves to the right-hand side). The traces are
 sums over the cells of pairs of grouping factors, so the cost is a few passes over the rows.
-The projection on X is ignored (a bias of order p/n, irrelevant for a start). The estimates
-are projected onto valid covariances and their relative SDs floored at ``FLOOR`` so that no
-term starts on the boundary, where the deviance is flat in θ.
+The residuals are projected off X, and so are the expectations (without that the SDs of
+terms with few levels come out low by about 1/levels). The estimates are projected onto
+covariances whose eigenvalues are at least ``FLOOR``² so that no term starts on the
+boundary, where the deviance is flat in θ.
 """
 
 from __future__ import annotations
@@ -54,14 +55,28 @@ def _cell_sums(codes_k, codes_l, Xk, Xl, w):
              for c in range(Xl.shape[1])] for a in range(Xk.shape[1])]
 
 
-def moment_theta(design, s: np.ndarray, w: np.ndarray, sigma2_known: bool) -> np.ndarray | None:
+def _v_times(term, a: int, b: int, WX: np.ndarray) -> np.ndarray:
+    """V_p (WX) for the component p = (a, b) of a term: n × p."""
+    out = np.zeros_like(WX)
+    for a2, b2 in _sym(a, b):
+        sums = np.column_stack([np.bincount(term.codes, weights=term.X[:, b2] * WX[:, c],
+                                            minlength=term.m) for c in range(WX.shape[1])])
+        out += term.X[:, a2][:, None] * sums[term.codes]
+    return out
+
+
+def moment_theta(design, X: np.ndarray, s: np.ndarray, w: np.ndarray,
+                 sigma2_known: bool) -> np.ndarray | None:
     """θ from the moment equations, or None where they give no usable estimate.
 
     Parameters
     ----------
     design : Design
+    X : ndarray (n, p)
+        Fixed-effects columns; s must be orthogonal to them (Xᵀs = 0).
     s : ndarray (n,)
-        Weighted residuals W e of the model without random effects.
+        Weighted residuals W e of the (weighted least-squares or GLM) fit without random
+        effects.
     w : ndarray (n,)
         Precision weights W (prior weights; GLM working weights for other families).
     sigma2_known : bool
@@ -76,11 +91,10 @@ def moment_theta(design, s: np.ndarray, w: np.ndarray, sigma2_known: bool) -> np
     # Same-term pieces: per-level sums of x_a s and cell sums of w x_a x_c.
     level_s = [[np.bincount(t.codes, weights=t.X[:, a] * s, minlength=t.m)
                 for a in range(t.r)] for t in terms]
-    diag_tr = {}
     for i, (k, a, b) in enumerate(comps):
         mult = 1.0 if a == b else 2.0
         Q[i] = mult * (level_s[k][a] @ level_s[k][b])
-        diag_tr[i] = mult * float(np.sum(w * terms[k].X[:, a] * terms[k].X[:, b]))
+        Tm[i, nc] = Tm[nc, i] = mult * float(np.sum(w * terms[k].X[:, a] * terms[k].X[:, b]))
     for k in range(len(terms)):
         for l in range(k, len(terms)):
             P = _cell_sums(terms[k].codes, None if k == l else terms[l].codes,
@@ -94,10 +108,24 @@ def moment_theta(design, s: np.ndarray, w: np.ndarray, sigma2_known: bool) -> np
                     v = sum(P[a2][d2] @ P[b2][c2] for a2, b2 in _sym(a, b)
                             for c2, d2 in _sym(c, d))
                     Tm[i, j] = Tm[j, i] = v
-    for i in range(nc):
-        Tm[i, nc] = Tm[nc, i] = diag_tr[i]
     Tm[nc, nc] = n
     Q[nc] = float(np.sum(s * s / w))
+    if X.shape[1]:
+        # The residuals are projected off X (s = R y, R = W − WX G⁻¹XᵀW, G = XᵀWX), so
+        # E[Q_p] uses tr(RV_pRV_q) = tr(WV_pWV_q) − 2 tr(G⁻¹Y_pᵀWY_q) + tr(G⁻¹K_pG⁻¹K_q)
+        # with Y_p = V_pWX and K_p = XᵀWY_p (Y = X for the residual, V₀ = W⁻¹). Without it
+        # the SDs of terms with few levels come out low by about 1/levels.
+        WX = X * w[:, None]
+        Y = [_v_times(terms[k], a, b, WX) for k, a, b in comps] + [X]
+        Gi = np.linalg.inv(X.T @ WX)
+        GK = [Gi @ (WX.T @ Yp) for Yp in Y]
+        WY = [Yp * w[:, None] for Yp in Y]
+        for i in range(nc + 1):
+            for j in range(i + 1):
+                corr = -2.0 * np.trace(Gi @ (WY[i].T @ Y[j])) + np.trace(GK[i] @ GK[j])
+                Tm[i, j] += corr
+                if i != j:
+                    Tm[j, i] += corr
     if sigma2_known:
         sol = np.linalg.lstsq(Tm[:nc, :nc], Q[:nc] - Tm[:nc, nc], rcond=1e-12)[0]
         sigma2 = 1.0
@@ -113,7 +141,7 @@ def moment_theta(design, s: np.ndarray, w: np.ndarray, sigma2_known: bool) -> np
             if kk == k:
                 cov[a, b] = cov[b, a] = v / sigma2
         vals, vecs = np.linalg.eigh(cov)
-        cov = (vecs * np.clip(vals, 0.0, None)) @ vecs.T + FLOOR**2 * np.eye(term.r)
+        cov = (vecs * np.maximum(vals, FLOOR**2)) @ vecs.T
         T = np.linalg.cholesky(cov)
         if term.structure == "diagonal":
             T = np.diag(np.sqrt(np.diag(cov)))
@@ -133,7 +161,7 @@ def lmm_start(pb) -> np.ndarray:
         except np.linalg.LinAlgError:
             return pb.design.theta_init
         resid = resid - pb.X @ beta
-    theta = moment_theta(pb.design, w * resid, w, sigma2_known=False)
+    theta = moment_theta(pb.design, pb.X, w * resid, w, sigma2_known=False)
     return pb.design.theta_init if theta is None else theta
 
 
@@ -146,5 +174,5 @@ def glmm_start(pb, kernel, beta: np.ndarray) -> np.ndarray:
     ok = w > 0
     if not np.all(ok):
         return pb.design.theta_init
-    theta = moment_theta(pb.design, score, w, sigma2_known=True)
+    theta = moment_theta(pb.design, pb.X, score, w, sigma2_known=True)
     return pb.design.theta_init if theta is None else theta
