@@ -3,8 +3,14 @@
 The dense work of a fit (the trailing Schur complement, q₂ ≤ a few thousand; XᵀWX with small
 p) gains little from threads, while a multithreaded OpenBLAS on a busy machine can be slowed
 down by orders of magnitude: measured here, a 131 × 131 ``dpotrf`` took 0.2 s with two
-OpenBLAS threads while another process kept both cores busy, and 0.05 ms with one thread. Fits
-therefore run their BLAS calls single-threaded (numba kernels are unaffected).
+OpenBLAS threads while another process kept both cores busy, and 0.05 ms with one thread.
+At InstEval's size (1156 × 1156, the largest dense block of the benchmarks), at load 2.6 on
+the 2-core machine: ``dpotrf`` 15-20 ms with one thread, 31-38 ms with two; ``dpotri`` 29 ms
+against 57-73 ms, with single calls up to 4.7 s (two threads spinning against other
+processes); at load 6 a two-thread ``dpotrf`` took 2.3 s. The machine was never idle during
+this work, so the gain of two threads on an idle machine (at most 2×) was not measured; one
+thread never loses by more than that, two threads lost up to 100× here. Fits therefore run
+their BLAS calls single-threaded whatever the size (numba kernels are unaffected).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from scipy.linalg import solve_triangular
 
 from ...errors import FamilyError
 from . import _family_kernels as fk
-from .pls import fixed_part
+from .pls import fixed_part, solve_L_with_x
 from .state import LaplaceProblem, SolverState, set_theta
 
 __all__ = ["PirlsResult", "GlmKernel", "glm_kernel", "pirls", "glm_start",
@@ -164,13 +164,15 @@ def pirls(state: SolverState, kernel: GlmKernel, with_beta: bool, tol: float = 1
     for iterations in range(1, max_iter + 1):
         eta, mu, w, wr = cur
         factor.update(state.zl.data, w)
-        cu = factor.solve_L(state.zl.T @ wr - u)
         if with_beta:
-            RZX, RX, cbeta = fixed_part(state, pb.X * w[:, None], cu, pb.X.T @ wr)
+            wX = pb.X * w[:, None]
+            cu, RZX = solve_L_with_x(state, state.zl.T @ wr - u, wX)
+            RZX, RX, cbeta = fixed_part(state, wX, cu, pb.X.T @ wr, RZX)
             dbeta = solve_triangular(RX, cbeta) if pb.p else np.zeros(0)
             du = factor.solve_Lt(cu - RZX @ dbeta)
             decrement = cu @ cu + cbeta @ cbeta
         else:
+            cu = factor.solve_L(state.zl.T @ wr - u)
             du = factor.solve_Lt(cu)
             dbeta = np.zeros_like(beta)
             decrement = cu @ cu

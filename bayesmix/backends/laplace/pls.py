@@ -26,7 +26,8 @@ from scipy.linalg import solve_triangular
 
 from .state import SolverState, set_theta
 
-__all__ = ["PLSSolution", "solve_pls", "lmm_deviance", "LmmObjective", "fixed_part"]
+__all__ = ["PLSSolution", "solve_pls", "lmm_deviance", "LmmObjective", "fixed_part",
+           "solve_L_with_x"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,8 +65,16 @@ class PLSSolution:
         return self.wrss + self.ussq
 
 
-def fixed_part(state: SolverState, wX: np.ndarray, cu: np.ndarray, xty: np.ndarray):
-    """R_ZX, R_X and c_β of the blocked system, given c_u = L⁻¹PΛᵀZᵀW·(response).
+def solve_L_with_x(state: SolverState, rhs_u: np.ndarray, wX: np.ndarray):
+    """(L⁻¹P rhs_u, L⁻¹PΛᵀZᵀWX) with one multi-column solve (c_u and R_ZX)."""
+    both = state.factor.solve_L(np.column_stack([rhs_u, state.zl.T @ wX]))
+    return both[:, 0], np.ascontiguousarray(both[:, 1:])
+
+
+def fixed_part(state: SolverState, wX: np.ndarray, cu: np.ndarray, xty: np.ndarray,
+               RZX: np.ndarray | None = None):
+    """R_ZX, R_X and c_β of the blocked system, given c_u = L⁻¹PΛᵀZᵀW·(response) (and R_ZX
+    when already solved for, see :func:`solve_L_with_x`).
 
     Parameters
     ----------
@@ -84,7 +93,8 @@ def fixed_part(state: SolverState, wX: np.ndarray, cu: np.ndarray, xty: np.ndarr
     cbeta : ndarray (p,)
     """
     pb = state.problem
-    RZX = state.factor.solve_L(state.zl.T @ wX)
+    if RZX is None:
+        RZX = state.factor.solve_L(state.zl.T @ wX)
     if pb.p == 0:
         return RZX, np.zeros((0, 0)), np.zeros(0)
     M = pb.X.T @ wX - RZX.T @ RZX
@@ -101,8 +111,8 @@ def solve_pls(state: SolverState) -> PLSSolution:
     state.factor.update(state.zl.data, w)
     wX = pb.X if w is None else pb.X * w[:, None]
     wy = response if w is None else response * w
-    cu = state.factor.solve_L(state.zl.T @ wy)
-    RZX, RX, cbeta = fixed_part(state, wX, cu, pb.X.T @ wy)
+    cu, RZX = solve_L_with_x(state, state.zl.T @ wy, wX)
+    RZX, RX, cbeta = fixed_part(state, wX, cu, pb.X.T @ wy, RZX)
     beta = solve_triangular(RX, cbeta) if pb.p else np.zeros(0)
     u = state.factor.solve_Lt(cu - RZX @ beta)
     resid = response - pb.X @ beta - state.zl @ u
