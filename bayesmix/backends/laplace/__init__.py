@@ -2,9 +2,11 @@
 
 Part 1 fits at the mode with flat priors, reproducing lmer (ML / REML) and glmer (Laplace,
 nAGQ = 1, and nAGQ = 0). The pieces follow the maths: :mod:`.pls` (Gaussian profiled deviance
-and REML criterion), :mod:`.pirls` (PIRLS and the Laplace deviance), :mod:`.optimize` (bounded
-optimizer), :mod:`.results` (estimates and the Gaussian approximation as InferenceData),
-:mod:`.backend` (the fit). The objectives :class:`~.pls.LmmObjective` and
+and REML criterion), :mod:`.pirls` (PIRLS and the Laplace deviance), :mod:`.gradient` (their
+analytic gradients), :mod:`.information` (average-information Hessians), :mod:`.start`
+(moment starting values), :mod:`.optimize` (Newton and derivative-free optimizers),
+:mod:`.results` (estimates and the Gaussian approximation as InferenceData), :mod:`.backend`
+(the fit). The objectives :class:`~.pls.LmmObjective` and
 :class:`~.pirls.GlmmObjective` give the Laplace marginal log-likelihood as a function of the
 covariance parameters for reuse.
 """

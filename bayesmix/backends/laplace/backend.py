@@ -1,9 +1,15 @@
 """The Laplace backend's ``fit``: lmer (ML/REML) and glmer (nAGQ = 1 and 0) on a sparse factor.
 
-Gaussian: minimise the profiled deviance or REML criterion over θ (:mod:`.pls`).
-Other families: as glmer, first minimise the nAGQ = 0 deviance over θ with β inside PIRLS,
-then (nAGQ = 1) the Laplace deviance over (θ, β) from there, β rescaled by its standard errors
-so every coordinate has unit scale for the optimizer (:mod:`.pirls`).
+Every fit starts from moment estimates of θ (:mod:`.start`).
+Gaussian: minimise the profiled deviance or REML criterion over θ (:mod:`.pls`), by Newton
+steps on the analytic gradient and the average information where a gradient is cheap (the
+blocked factorization), derivative-free otherwise (see ``LaplaceOptions.gradient``).
+Other families (:mod:`.pirls`): with a canonical link and nAGQ = 1, one nAGQ = 0 solve at the
+start gives β̂ and its standard errors, then Newton steps minimise the Laplace deviance over
+(θ, β), β rescaled by those standard errors; otherwise as glmer, derivative-free: the
+nAGQ = 0 deviance over θ with β inside PIRLS, then (nAGQ = 1) the Laplace deviance over (θ, β)
+from there. Standard errors of β for nAGQ = 1 come from the Hessian of the Laplace deviance
+(forward differences of the gradient, or lme4's central differences of the deviance).
 """
 
 from __future__ import annotations
