@@ -78,8 +78,9 @@ def _constrained_point(model, layout, spec, rng):
         values[name] = val
         value_var = model.rvs_to_values[rv]
         transform = model.rvs_to_transforms.get(rv)
-        point[value_var.name] = (val if transform is None
-                                 else transform.forward(pm.math.constant(val), *rv.owner.inputs).eval())
+        if transform is not None:
+            val = transform.forward(pm.math.constant(val), *rv.owner.inputs).eval()
+        point[value_var.name] = val
     return values, point
 
 
@@ -209,3 +210,25 @@ def test_pointwise_loglik_matches_scipy(formula, family, link, weights):
         if weights:
             ref = design.weights * ref
     np.testing.assert_allclose(pointwise_loglik(spec, post), ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("f", ["softplus", "exp"])
+def test_fused_kernel_matches_its_definition_in_both_backends(f):
+    """The numba kernel and the NumPy perform give Σ a η − c f(η) and its gradient."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesmix.backends.nuts.kernels import linear_exp_loglik
+
+    rng = np.random.default_rng(7)
+    eta_val = rng.normal(0, 8 if f == "softplus" else 2, 500)
+    a, c = rng.uniform(0, 3, 500), rng.uniform(0.5, 4, 500)
+    eta = pt.dvector("eta")
+    total = linear_exp_loglik(eta, a, c, f)
+    fx = np.logaddexp(0, eta_val) if f == "softplus" else np.exp(eta_val)
+    dfx = 1 / (1 + np.exp(-eta_val)) if f == "softplus" else np.exp(eta_val)
+    for mode in ("NUMBA", "FAST_COMPILE"):
+        fn = pytensor.function([eta], [total, pt.grad(total, eta)], mode=mode)
+        value, grad = fn(eta_val)
+        np.testing.assert_allclose(value, np.sum(a * eta_val - c * fx), rtol=1e-12)
+        np.testing.assert_allclose(grad, a - c * dfx, rtol=1e-12, atol=1e-14)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft, special, stats
 
-__all__ = ["diagnostics", "rhat", "ess_bulk", "ess_tail", "assess", "RHAT_MAX", "ESS_PER_CHAIN_MIN"]
+__all__ = ["diagnostics", "rhat", "ess_bulk", "ess_tail", "assess", "RHAT_MAX",
+           "ESS_PER_CHAIN_MIN"]
 
 RHAT_MAX = 1.01
 # Vehtari et al. (2021) ask for ESS > 100 per chain before trusting R-hat and the summaries.

@@ -15,7 +15,7 @@ from . import diagnostics
 from .draws import pointwise_loglik, posterior_draws
 from .model import build_model
 from .options import LOG_LIKELIHOOD_AUTO_MAX, NutsOptions
-from .sample import cached, compile_model, sample
+from .sample import cached, compile_model, sample, use_low_rank
 
 __all__ = ["fit_nuts"]
 
@@ -87,11 +87,14 @@ def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
 
     model, layout, built, compiled = cached(spec, key, build_and_compile)
     timings["build"], timings["compile"] = built, compiled.seconds
-    out = sample(compiled, options)
+    n_params = sum(int(np.prod(v.type.shape)) for v in model.value_vars)
+    low_rank = use_low_rank(options, any(t.centred for t in layout.terms), n_params)
+    out = sample(compiled, options, low_rank)
     timings["sample"] = out.seconds
 
     start = time.perf_counter()
     posterior = posterior_draws(spec, layout, out.draws)
+    out.draws.clear()  # the sampler's z (as large as b) is no longer needed
     timings["convert"] = time.perf_counter() - start
 
     messages: list[str] = []
@@ -131,6 +134,7 @@ def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
         **summary,
         "sampler": options.sampler,
         "nutpie_mode": compiled.mode,
+        "mass_matrix": "low_rank" if low_rank else "diag",
         "seconds_per_gradient": compiled.seconds_per_gradient,
         "random_effects_checked_on_subset": subset,
         "centred_terms": [t.label for t in layout.terms if t.centred],

@@ -2,7 +2,8 @@
 
 The sampler only needs the log density up to constants that do not depend on the
 parameters, so the canonical-link cases are written in their cheapest form
-(``y η − n softplus(η)`` for the logit link, ``y η − exp(η)`` for the log link); the full
+(``y η − n softplus(η)`` for the logit link, ``y η − exp(η)`` for the log link, both through
+the fused kernel of :mod:`bayesmix.backends.nuts.kernels`); the full
 pointwise log-likelihood, with R's constants, is computed afterwards in NumPy from the draws
 (:mod:`bayesmix.backends.nuts.loglik`).
 
@@ -18,6 +19,7 @@ import pytensor.tensor as pt
 
 from ...design import Design
 from ...errors import FamilyError
+from .kernels import linear_exp_loglik
 
 __all__ = ["loglik_sum", "ordinal_logp"]
 
@@ -42,9 +44,8 @@ def _mean(link: str, eta):
 
 
 def _binary_logp(link: str, eta, y, n):
-    """Σ-terms y log μ + (n − y) log(1 − μ), written stably for each link."""
-    if link == "logit":
-        return y * eta - n * pt.softplus(eta)
+    """Σ-terms y log μ + (n − y) log(1 − μ), written stably (probit, cloglog; the logit link
+    goes through the fused kernel)."""
     if link == "probit":
         log_mu = pt.log(0.5 * pt.erfc(-eta / np.sqrt(2.0)))
         log_1m = pt.log(0.5 * pt.erfc(eta / np.sqrt(2.0)))
@@ -96,10 +97,15 @@ def loglik_sum(design: Design, eta, sigma=None, cutpoints=None):
         n = np.ones_like(y) if design.trials is None else np.ascontiguousarray(design.trials)
         if keep is not None and design.trials is not None:
             n = n[keep]
-        terms = _binary_logp(fam.link.name, eta, y, np.asarray(n, dtype=float))
+        n = np.asarray(n, dtype=float)
+        if fam.link.name == "logit":
+            wt = 1.0 if w is None else w
+            return linear_exp_loglik(eta, wt * y, wt * n, "softplus")
+        terms = _binary_logp(fam.link.name, eta, y, n)
     elif fam.name == "poisson":
         if fam.link.name == "log":
-            terms = y * eta - pt.exp(eta)
+            wt = np.ones_like(y) if w is None else w
+            return linear_exp_loglik(eta, wt * y, wt, "exp")
         else:
             mu = _mean(fam.link.name, eta)
             terms = y * pt.log(mu) - mu

@@ -196,6 +196,27 @@ def _term_effects(spec: ModelSpec, t, centred: bool, pm, pt):
     return layout, z * sd
 
 
+def _fixed_part(beta_priors, icpt, slope_index, X_slopes, xbar, initial: dict, pm, pt):
+    """β's variables and Xβ: slopes on centred columns, the intercept at their centre with
+    its prior on β₀ = Intercept_centred − x̄ᵀβ (a potential; unit Jacobian)."""
+    eta = 0.0
+    if len(slope_index):
+        beta = _vector_rv(BETA, [beta_priors[j] for j in slope_index], (SLOPE_DIM,),
+                          positive=False)
+        eta = ((X_slopes - xbar) * beta[None, :]).sum(axis=1)
+    if icpt is None:
+        return eta
+    prior0 = beta_priors[icpt]
+    slope_locs = np.array([_location(beta_priors[j]) for j in slope_index])
+    initial[INTERCEPT] = np.asarray(_location(prior0) + float(xbar @ slope_locs))
+    alpha = pm.Flat(INTERCEPT)
+    if not prior0.is_flat:
+        beta0 = alpha - (xbar * beta).sum() if len(slope_index) else alpha
+        pm.Potential("intercept_prior",
+                     pm.logp(pymc_vector_dist([prior0]), pt.atleast_1d(beta0)).sum())
+    return eta + alpha
+
+
 def build_model(spec: ModelSpec, *, prior_only: bool = False,
                 parameterization: str = "auto"):
     """The pm.Model of a ModelSpec and the layout of its free variables.
@@ -236,23 +257,7 @@ def build_model(spec: ModelSpec, *, prior_only: bool = False,
 
     terms, initial = [], {}
     with pm.Model(coords=_coords(design, slope_names)) as model:
-        eta = 0.0
-        if len(slope_index):
-            beta = _vector_rv(BETA, [beta_priors[j] for j in slope_index], (SLOPE_DIM,),
-                              positive=False)
-            eta = ((X_slopes - xbar) * beta[None, :]).sum(axis=1)
-        if centred:
-            prior0 = beta_priors[icpt]
-            slope_locs = np.array([_location(beta_priors[j]) for j in slope_index])
-            start = _location(prior0) + float(xbar @ slope_locs) if len(slope_index) else \
-                _location(prior0)
-            alpha = pm.Flat(INTERCEPT)
-            initial[INTERCEPT] = np.asarray(start, dtype=float)
-            if not prior0.is_flat:
-                beta0 = alpha - (xbar * beta).sum() if len(slope_index) else alpha
-                pm.Potential("intercept_prior",
-                             pm.logp(pymc_vector_dist([prior0]), pt.atleast_1d(beta0)).sum())
-            eta = eta + alpha
+        eta = _fixed_part(beta_priors, icpt, slope_index, X_slopes, xbar, initial, pm, pt)
         if parameterization == "auto":
             centre = ({t.label: False for t in design.terms} if prior_only
                       else choose_centred(design))

@@ -129,6 +129,18 @@ def _time_gradient(logp_fn, x0: np.ndarray) -> float:
     return (time.perf_counter() - start) / reps
 
 
+LOW_RANK_AUTO_MAX_PARAMS = 2000
+
+
+def use_low_rank(options: NutsOptions, any_centred: bool, n_params: int) -> bool:
+    """Whether nutpie adapts a low-rank-corrected mass matrix (see ``mass_matrix``)."""
+    if options.sampler != "nutpie" or options.mass_matrix == "diag":
+        return False
+    if options.mass_matrix == "low_rank":
+        return True
+    return any_centred or n_params <= LOW_RANK_AUTO_MAX_PARAMS
+
+
 def _threads(options: NutsOptions) -> int:
     import os
 
@@ -201,7 +213,7 @@ def compile_model(model, initial: dict, options: NutsOptions, work: int) -> Comp
     return Compiled("pyfunc", model, compiled, time.perf_counter() - start, per_grad)
 
 
-def _nutpie_sample(compiled: Compiled, options: NutsOptions) -> SamplerOutput:
+def _nutpie_sample(compiled: Compiled, options: NutsOptions, low_rank: bool) -> SamplerOutput:
     import nutpie
 
     start = time.perf_counter()
@@ -214,7 +226,7 @@ def _nutpie_sample(compiled: Compiled, options: NutsOptions) -> SamplerOutput:
         seed=options.seed,
         progress_bar=options.progressbar,
         save_warmup=False,
-        low_rank_modified_mass_matrix=options.low_rank,
+        low_rank_modified_mass_matrix=low_rank,
         target_accept=options.target_accept,
         maxdepth=options.max_treedepth,
     )
@@ -253,11 +265,11 @@ def _pymc_sample(compiled: Compiled, options: NutsOptions) -> SamplerOutput:
     return SamplerOutput(draws, stats, seconds)
 
 
-def sample(compiled: Compiled, options: NutsOptions) -> SamplerOutput:
+def sample(compiled: Compiled, options: NutsOptions, low_rank: bool = False) -> SamplerOutput:
     """Run the chains; draws of every free variable with shape (chain, draw, ...)."""
     if compiled.mode == "pymc":
         return _pymc_sample(compiled, options)
-    return _nutpie_sample(compiled, options)
+    return _nutpie_sample(compiled, options, low_rank)
 
 
 _CACHE: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
