@@ -174,8 +174,10 @@ def _fit_lmm(spec: ModelSpec, options: LaplaceOptions) -> Fit:
     if use_gradient:
         # Unbounded: the objective is even in the sign of each column of T_k; the signs are
         # normalised afterwards (and entries that end near 0 put on the boundary).
+        # No secant correction: the average information of an LMM is close to its Hessian
+        # (see optimize._secant_correction for the measurements).
         opt = minimize_newton(obj, obj.derivatives, theta0, tol=options.gtol**2,
-                              max_evals=options.max_evals)
+                              max_evals=options.max_evals, secant=False)
         theta = _to_boundary(obj, _canonical(design, state, opt.x), design.n_theta,
                              design.theta_lower)
         opt = dataclasses.replace(opt, x=theta)

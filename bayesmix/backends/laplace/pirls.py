@@ -9,7 +9,8 @@ wᵢ = pwᵢ (dμᵢ/dη)²/V(μᵢ) and working residuals rᵢ = (yᵢ − μ�
 through the sparse factor (for nAGQ = 0, β joins the system as in the Gaussian PLS), halving
 the step while the penalized deviance rises. It stops when the Newton decrement δᵀ(…)δ falls
 below ``tol`` × (1 + penalized deviance) (default 1e-20: the objective is then accurate to
-rounding and smooth enough in θ and β for finite-difference Hessians). The Laplace deviance (lme4's objective, −2 log-likelihood) is
+rounding and smooth enough in θ and β for finite-difference Hessians). The Laplace deviance
+(lme4's objective, −2 log-likelihood) is
 
     −2 Σ pwᵢ log p(yᵢ | μ̂ᵢ) + ‖û‖² + log|L|²,
 
