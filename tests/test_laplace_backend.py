@@ -164,6 +164,32 @@ def test_idata_is_the_labelled_gaussian_approximation():
     assert np.all(np.isfinite(ll)) and ll.shape == (4000, 180)
 
 
+@pytest.mark.parametrize(("formula", "data", "family"), [
+    ("Reaction ~ Days + (Days | Subject)", "sleepstudy", "gaussian"),
+    ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", "binomial"),
+])
+def test_pointwise_loglik_of_the_draws_matches_the_family(formula, data, family):
+    """The numba pass over (draws, rows) equals the family's log-likelihood at η of each draw
+    (prior weights included: they divide the variance, or multiply the log-likelihood)."""
+    data = _cbpp() if data == "cbpp" else bayesmix.datasets.load(data)
+    data["w"] = 1.0 + np.arange(len(data)) % 3
+    fit = bayesmix.fit(formula, data, family, weights="w", draws=3, seed=2)
+    design, post = fit.design, fit.idata.posterior
+    fam = design.family
+    for s in range(3):
+        eta = design.X @ post["beta"].values[0, s]
+        for term in design.terms:
+            b = post[f"b_{term.label}"].values[0, s]
+            eta += np.sum(term.X * b[term.codes], axis=1)
+        w = data["w"].to_numpy(float)
+        if family == "gaussian":
+            want = fam.loglik(design.y, eta, None, fit.estimates.sigma / np.sqrt(w))
+        else:
+            want = w * fam.loglik(design.y, fam.link.inverse(eta), design.trials)
+        got = fit.idata.log_likelihood["y"].values[0, s]
+        assert np.allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
 def test_draws_zero_stores_the_mode():
     fit = bayesmix.fit("incidence ~ period + (1 | herd)", _cbpp(), "poisson", draws=0)
     post = fit.idata.posterior
