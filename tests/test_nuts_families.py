@@ -44,13 +44,21 @@ def test_ordinal_wine_matches_clmm():
 
 
 @pytest.mark.filterwarnings("ignore::bayesmix.errors.ConvergenceWarning")
-def test_pymc_sampler_gives_the_same_posterior():
+@pytest.mark.parametrize("other", [{"sampler": "pymc", "cores": 1}, {"nutpie_mode": "cfunc"},
+                                   {"parameterization": "noncentred", "mass_matrix": "diag"}],
+                         ids=["pymc", "cfunc", "noncentred-diag"])
+def test_samplers_and_modes_give_the_same_posterior(other):
     data = bm.datasets.load("sleepstudy")
     kw = dict(draws=300, tune=300, chains=2, progressbar=False)
     a = bm.fit("Reaction ~ Days + (1 | Subject)", data, backend="nuts", seed=1, **kw)
-    b = bm.fit("Reaction ~ Days + (1 | Subject)", data, backend="nuts", seed=1,
-               sampler="pymc", cores=1, **kw)
-    assert b.info.extra["sampler"] == "pymc"
+    b = bm.fit("Reaction ~ Days + (1 | Subject)", data, backend="nuts", seed=1, **other, **kw)
+    assert a.info.extra["nutpie_mode"] == "pyfunc" and a.info.extra["centred_terms"]
+    if "sampler" in other:
+        assert b.info.extra["sampler"] == "pymc"
+    elif "nutpie_mode" in other:
+        assert b.info.extra["nutpie_mode"] == "cfunc"
+    else:
+        assert b.info.extra["centred_terms"] == []
     fa, fb = a.fixef(), b.fixef()
     # Two independent MCMC estimates of the same mean: their difference has SD
     # √(se_a² + se_b²) with se = sd/√ESS; 4 of those.

@@ -83,11 +83,17 @@ def _eta_block(design, posterior, sl: slice) -> np.ndarray:
     return eta
 
 
-def _binary_loglik(link: str, eta, y, n):
+def _log_choose(y, trials):
+    """log C(n, y) per row (0 for bernoulli), computed once for all draws."""
+    if trials is None:
+        return 0.0
+    return special.gammaln(trials + 1) - special.gammaln(y + 1) - special.gammaln(trials - y + 1)
+
+
+def _binary_loglik(link: str, eta, y, n, log_choose):
     """log C(n, y) + y log μ + (n − y) log(1 − μ), stable in the tails of each link (the
     Family's μ-based version clips μ at machine epsilon, which is off for |η| ≳ 35 (logit)
     or η ≳ 3.6 (cloglog))."""
-    log_choose = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
     if link == "logit":
         return log_choose + y * eta - n * np.logaddexp(0.0, eta)
     if link == "probit":
@@ -98,12 +104,12 @@ def _binary_loglik(link: str, eta, y, n):
     return log_choose + y_log_mu - (n - y) * e
 
 
-def _family_loglik(fam, y, eta, trials, sigma):
+def _family_loglik(fam, y, eta, trials, sigma, constant):
     if fam.name in ("bernoulli", "binomial"):
-        n = np.ones_like(y) if trials is None else trials
-        return _binary_loglik(fam.link.name, eta, y, n)
+        n = 1.0 if trials is None else trials
+        return _binary_loglik(fam.link.name, eta, y, n, constant)
     if fam.name == "poisson" and fam.link.name == "log":
-        return y * eta - np.exp(np.minimum(eta, 700.0)) - special.gammaln(y + 1)
+        return y * eta - np.exp(np.minimum(eta, 700.0)) - constant
     mu = fam.link.inverse(eta)
     return fam.loglik(y, mu, trials, sigma) if fam.has_sigma else fam.loglik(y, mu, trials)
 
@@ -127,6 +133,8 @@ def pointwise_loglik(spec: ModelSpec, posterior: dict[str, np.ndarray]) -> np.nd
     sigma = posterior[naming.SIGMA].reshape(-1) if fam.has_sigma else None
     cuts = (posterior[naming.CUTPOINTS].reshape(total, -1) if fam.name == "ordinal"
             else None)
+    constant = (_log_choose(design.y, design.trials) if fam.name in ("bernoulli", "binomial")
+                else special.gammaln(design.y + 1) if fam.name == "poisson" else None)
     for start in range(0, total, step):
         sl = slice(start, min(start + step, total))
         eta = _eta_block(design, posterior, sl)
@@ -139,7 +147,7 @@ def pointwise_loglik(spec: ModelSpec, posterior: dict[str, np.ndarray]) -> np.nd
                 if w is not None:
                     with np.errstate(divide="ignore"):
                         s = s / np.sqrt(w)
-            block = _family_loglik(fam, design.y, eta, design.trials, s)
+            block = _family_loglik(fam, design.y, eta, design.trials, s, constant)
         if w is not None:
             block = np.where(w > 0, block if fam.has_sigma else w * block, 0.0)
         out[sl] = block

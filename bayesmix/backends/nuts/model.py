@@ -184,9 +184,10 @@ def _term_effects(spec: ModelSpec, t, centred: bool, pm, pt):
                               shape=(t.m, t.r), dims=dims, class_name="MvNormalChol")
             return layout, b
         z = pm.Normal(name, 0.0, 1.0, shape=(t.m, t.r), dims=dims)
-        # b_j = L z_j; written as a broadcast product because numba's compiled BLAS calls
-        # cannot be cached on disk (a dot would recompile the model every session).
-        return layout, (z[:, None, :] * L[None, :, :]).sum(axis=2)
+        # b_j = L z_j, column by column as vector operations: a dot would call BLAS, which
+        # numba cannot cache on disk, and a broadcast (m, r, r) product is slower.
+        cols = [sum(z[:, k] * L[c, k] for k in range(c + 1)) for c in range(t.r)]
+        return layout, pt.stack(cols, axis=1)
     sd_name = f"sd_{label}"
     sd = _vector_rv(sd_name, sd_priors, (naming.term_dim(label),), positive=True)
     layout = TermLayout(label, False, centred, name, None, sd_name)
@@ -203,7 +204,10 @@ def _fixed_part(beta_priors, icpt, slope_index, X_slopes, xbar, initial: dict, p
     if len(slope_index):
         beta = _vector_rv(BETA, [beta_priors[j] for j in slope_index], (SLOPE_DIM,),
                           positive=False)
-        eta = ((X_slopes - xbar) * beta[None, :]).sum(axis=1)
+        # Column by column (contiguous constants, one fused elementwise loop) rather than a
+        # 2-D product and reduction, which costs more per gradient on large n.
+        eta = sum(np.ascontiguousarray(X_slopes[:, j] - xbar[j]) * beta[j]
+                  for j in range(len(slope_index)))
     if icpt is None:
         return eta
     prior0 = beta_priors[icpt]

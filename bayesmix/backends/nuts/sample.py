@@ -28,12 +28,14 @@ from .options import NutsOptions
 
 __all__ = ["Compiled", "compile_model", "sample", "SamplerOutput"]
 
-# Estimated seconds of LLVM work that the cfunc mode adds; leapfrog steps per draw assumed
+# Estimated seconds of LLVM work that the cfunc mode adds (5–15 s measured); leapfrog steps per draw assumed
 # when predicting the sampling time (tree depth 4, typical after adaptation); seconds per unit
-# of gradient work (one row × one column), measured on the NUTS models of the tests.
-CFUNC_COMPILE_S = 5.0
+# of gradient work (one row × one column) and per Python callback, measured on the models of
+# the tests and benchmarks.
+CFUNC_COMPILE_S = 10.0
 STEPS_PER_DRAW = 16
-SECONDS_PER_WORK = 5e-9
+SECONDS_PER_WORK = 1.5e-9
+PYFUNC_CALL_S = 15e-6
 
 # nutpie's sample statistics under ArviZ's names.
 _NUTPIE_STATS = {
@@ -152,10 +154,10 @@ def choose_mode(options: NutsOptions, work: int) -> str:
     """The nutpie mode for ``options``; "auto" decides from ``work`` (rows × columns)."""
     if options.nutpie_mode != "auto":
         return options.nutpie_mode
-    serial = (options.chains * (options.draws + options.tune) * STEPS_PER_DRAW
-              * SECONDS_PER_WORK * work)
-    saved = serial * (1.0 - 1.0 / _threads(options))
-    return "cfunc" if saved > CFUNC_COMPILE_S else "pyfunc"
+    grads = options.chains * (options.draws + options.tune) * STEPS_PER_DRAW
+    pyfunc = grads * (SECONDS_PER_WORK * work + PYFUNC_CALL_S)  # one chain at a time
+    cfunc = grads * SECONDS_PER_WORK * work / _threads(options) + CFUNC_COMPILE_S
+    return "cfunc" if cfunc < pyfunc else "pyfunc"
 
 
 def compile_model(model, initial: dict, options: NutsOptions, work: int) -> Compiled:
