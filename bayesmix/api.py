@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .backends import check_priors, get_backend, make_options
+from .backends import get_backend, make_options
 from .design import build_design
 from .families import Family
 from .results import Fit
@@ -68,7 +68,6 @@ def fit(
         context=context,
     )
     spec = model_spec(design, priors, base=be.default_priors)
-    check_priors(spec, be)
     built = time.perf_counter() - start
     result = be.fit(spec, opts)
     timings = {"design": built, **result.info.timings}

@@ -165,12 +165,13 @@ def test_model_has_named_dims_and_no_dense_z():
     assert list(model.coords["g_term"]) == ["(Intercept)", "x"]
     assert list(model.coords["g_level"]) == [f"g{k}" for k in range(8)]
     assert model.named_vars_to_dims["z_g"] == ("g_level", "g_term")
-    # No constant in the graph is as large as a dense Z (n × m r).
+    # The largest constants are the term's model columns X_k (n × r) and the data (n); a
+    # dense Z would be n × m r (here 72 × 16, eight times X_k).
     from pytensor.graph.basic import Constant
     from pytensor.graph.traversal import ancestors
 
     consts = [v for v in ancestors([model.logp()]) if isinstance(v, Constant)]
-    assert max(np.size(c.data) for c in consts) <= design.n
+    assert max(np.size(c.data) for c in consts) <= design.n * design.terms[0].r
 
 
 @pytest.mark.parametrize("formula, family, link, weights", [
@@ -232,3 +233,33 @@ def test_fused_kernel_matches_its_definition_in_both_backends(f):
         value, grad = fn(eta_val)
         np.testing.assert_allclose(value, np.sum(a * eta_val - c * fx), rtol=1e-12)
         np.testing.assert_allclose(grad, a - c * dfx, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("mode", ["NUMBA", "FAST_COMPILE"])
+@pytest.mark.parametrize("r", [1, 2, 3])  # the kernels unroll r = 1 and 2
+def test_grouped_row_dot_and_its_adjoint(mode, r):
+    """η = Σ_c B[codes, c] X[:, c] against dense Z·vec(B), and the scatter against Zᵀ g, in
+    the numba kernels and the NumPy perform; the gradient of ⟨g, η⟩ is the scatter."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesmix.backends.nuts.grouped import GroupedScatter, grouped_row_dot
+
+    rng = np.random.default_rng(3)
+    n, m = 300, 17
+    codes = rng.integers(0, m, n)
+    codes[:m] = np.arange(m)
+    X = rng.normal(size=(n, r))
+    Z = np.zeros((n, m * r))
+    for c in range(r):
+        Z[np.arange(n), codes * r + c] = X[:, c]
+    B_val, g_val = rng.normal(size=(m, r)), rng.normal(size=n)
+    B = pt.tensor("B", dtype="float64", shape=(m, r))
+    g = pt.dvector("g")
+    eta = grouped_row_dot(B, codes, X)
+    fn = pytensor.function([B, g], [eta, GroupedScatter(m)(g, codes, X),
+                                    pt.grad(pt.dot(g, eta), B)], mode=mode)
+    value, scatter, grad = fn(B_val, g_val)
+    np.testing.assert_allclose(value, Z @ B_val.ravel(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(scatter.ravel(), Z.T @ g_val, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad, scatter, rtol=1e-12, atol=1e-12)

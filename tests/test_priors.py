@@ -238,3 +238,16 @@ def test_half_t_scipy_counterpart():
     # |T| for T ~ t_3(0, 2): mean 2 · 2√3 / π (the t's E|T| for ν = 3).
     assert h.mean() == pytest.approx(2 * 2 * np.sqrt(3) / np.pi, rel=1e-6)
     assert stats.kstest(np.abs(stats.t(3, 0, 2).rvs(4000, random_state=1)), h.cdf).pvalue > 1e-3
+
+
+def test_the_pipeline_entry_point_checks_priors_and_options(sleep):
+    """Calling a backend directly (the modular pipeline) refuses what bm.fit refuses: a prior
+    the backend would silently ignore, or another backend's options object."""
+    design = bm.build_design("Reaction ~ Days + (Days | Subject)", sleep)
+    laplace, nuts = get_backend("laplace"), get_backend("nuts")
+    with pytest.raises(PriorError, match="'laplace' backend cannot honour"):
+        laplace.fit(model_spec(design, "default"))
+    with pytest.raises(bm.errors.OptionsError, match="takes LaplaceOptions, not NutsOptions"):
+        laplace.fit(model_spec(design, "flat"), nuts.options())
+    fit = laplace.fit(model_spec(design, "flat"), laplace.options(draws=0))
+    assert fit.info.backend == "laplace" and fit.info.converged

@@ -33,7 +33,9 @@ class Backend:
     options : type
         Frozen dataclass of the backend's options with their defaults; its ``__post_init__``
         validates values.
-    fit : callable (ModelSpec, options) → Fit
+    run : callable (ModelSpec, options) → Fit
+        The backend's fitting function; call it through :meth:`fit`, which first checks
+        the options type and the priors.
     honours : callable (kind, Prior) → bool
         Whether the backend can use this prior on a parameter of this kind ("fixed",
         "intercept", "sd", "cor", "sigma", "cutpoints").
@@ -44,10 +46,25 @@ class Backend:
 
     name: str
     options: type
-    fit: Callable[..., Any]
+    run: Callable[..., Any]
     honours: Callable[[str, Prior], bool]
     default_priors: str = "default"
     description: str = ""
+
+    def fit(self, spec: ModelSpec, options=None):
+        """Fit ``spec`` with ``options`` (the backend's options object; None: defaults).
+
+        Raises PriorError when the spec holds a prior this backend cannot honour (rather than
+        silently fitting a different model) and OptionsError for another backend's options.
+        """
+        options = self.options() if options is None else options
+        if not isinstance(options, self.options):
+            raise OptionsError(
+                f"the {self.name!r} backend takes {self.options.__name__}, not "
+                f"{type(options).__name__}; build it with make_options(backend, **keywords)"
+            )
+        check_priors(spec, self)
+        return self.run(spec, options)
 
 
 def backend_names() -> list[str]:

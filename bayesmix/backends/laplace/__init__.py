@@ -26,7 +26,7 @@ def _honours(kind: str, prior) -> bool:
 BACKEND = Backend(
     name="laplace",
     options=LaplaceOptions,
-    fit=fit,
+    run=fit,
     honours=_honours,
     default_priors="flat",
     description=(

@@ -31,7 +31,7 @@ def honours(kind: str, prior: Prior) -> bool:
 BACKEND = Backend(
     name="map",
     options=MapOptions,
-    fit=fit_map,
+    run=fit_map,
     honours=honours,
     default_priors="flat",
     description=(

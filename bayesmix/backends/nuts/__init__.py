@@ -31,7 +31,7 @@ def honours(kind: str, prior: Prior) -> bool:
 BACKEND = Backend(
     name="nuts",
     options=NutsOptions,
-    fit=fit_nuts,
+    run=fit_nuts,
     honours=honours,
     default_priors="default",
     description="full Bayes: a PyMC model sampled with NUTS (nutpie by default)",

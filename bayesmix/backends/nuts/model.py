@@ -9,7 +9,8 @@ column's SD with its own prior) for a correlated term, or diag(sd_k) for an unco
 - centred: the rows of b_k ~ N(0, T_k T_kᵀ) directly,
 
 chosen per term from the data (:mod:`bayesmix.backends.nuts.parameterization`). The rows reach
-b_k by integer indexing with the group codes, one column at a time; no Z matrix is formed.
+b_k by integer indexing with the group codes, in one pass over the rows per term
+(:mod:`bayesmix.backends.nuts.grouped`); no Z matrix is formed.
 
 The intercept is sampled at the centre of the predictors: the free variable
 ``Intercept_centred`` = β₀ + x̄ᵀβ with the user's prior on β₀ = ``Intercept_centred`` − x̄ᵀβ
@@ -33,6 +34,7 @@ from ...errors import PriorError
 from ...results import naming
 from ...spec import ModelSpec
 from ...spec.priors import Normal, StudentT, pymc_vector_dist
+from .grouped import grouped_row_dot
 from .likelihood import loglik_sum
 from .parameterization import choose_centred
 
@@ -270,13 +272,7 @@ def build_model(spec: ModelSpec, *, prior_only: bool = False,
         for t in design.terms:
             layout, b = _term_effects(spec, t, centre[t.label], pm, pt)
             terms.append(layout)
-            codes = np.ascontiguousarray(t.codes)
-            for c in range(t.r):
-                # Contiguous copies: numba embeds strided constant arrays as "dynamic
-                # globals", which keeps the compiled model out of the on-disk cache.
-                col = np.ascontiguousarray(t.X[:, c])
-                gathered = b[:, c][codes]
-                eta = eta + (gathered if np.all(col == 1.0) else gathered * col)
+            eta = eta + grouped_row_dot(b, t.codes, t.X)
         if design.offset is not None:
             eta = eta + np.ascontiguousarray(design.offset)
         sigma = cutpoints = None
