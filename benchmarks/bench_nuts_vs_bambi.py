@@ -22,7 +22,8 @@ Cases:
   the correlated ``(Days|Subject)``).
 - ``logistic``: ``y ~ 1 + x + (1 + x | g)``, bernoulli, from ``benchmarks/datagen.py``.
   bambi fits the two SDs with independent priors (it has no correlated random effects);
-  bayesmix fits the correlated model (LKJ(2) on the correlation), a strictly larger model.
+  bayesmix fits the correlated model (LKJ(2) on the correlation), a strictly larger model;
+  ``--uncorrelated`` makes bayesmix fit ``(1 + x || g)``, bambi's model.
 
 Priors (identical numbers on both sides):
 
@@ -93,9 +94,13 @@ def _bayesmix_fit(args, data):
     else:
         p = LOGIT_PRIORS
         priors = {"(Intercept)": bm.Normal(*p["intercept"]), "x": bm.Normal(*p["x"]),
-                  "sd(g)": bm.HalfNormal(p["sd_intercept"]), "sd(x|g)": bm.HalfNormal(p["sd_x"]),
-                  "cor(g)": bm.LKJ(2.0)}
-        formula, family = LOGIT_FORMULA, "bernoulli"
+                  "sd(g)": bm.HalfNormal(p["sd_intercept"]), "sd(x|g)": bm.HalfNormal(p["sd_x"])}
+        if args.uncorrelated:  # bambi's model exactly
+            formula = LOGIT_FORMULA.replace("| g", "|| g")
+        else:
+            formula = LOGIT_FORMULA
+            priors["cor(g)"] = bm.LKJ(2.0)
+        family = "bernoulli"
     import pymc  # noqa: F401  (imported before the clock, as bambi's import does)
 
     start = time.perf_counter()
@@ -181,6 +186,8 @@ def _spawn(worker: str, args, timeout: float) -> dict:
            str(args.chains), "--seed", str(args.seed)]
     if args.nutpie_mode:
         cmd += ["--nutpie-mode", args.nutpie_mode]
+    if args.uncorrelated:
+        cmd += ["--uncorrelated"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not lines:
@@ -205,6 +212,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--nutpie-mode", default=None, choices=["auto", "cfunc", "pyfunc"])
     parser.add_argument("--libraries", default="bayesmix,bambi")
+    parser.add_argument("--uncorrelated", action="store_true",
+                        help="logistic case: bayesmix fits (1 + x || g), bambi's model")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--worker", choices=["bayesmix", "bambi"], default=None)
     parser.add_argument("--out", default=None)
@@ -250,7 +259,8 @@ def main() -> None:
     result = {
         "case": args.case,
         "config": {k: getattr(args, k) for k in ("rows", "groups", "draws", "tune", "chains",
-                                                 "seed", "repeats", "nutpie_mode")},
+                                                 "seed", "repeats", "nutpie_mode",
+                                                 "uncorrelated")},
         "cpu_count": os.cpu_count(),
         "records": records,
         "summary": summary,
@@ -259,8 +269,9 @@ def main() -> None:
         result["config"].pop("rows")
         result["config"].pop("groups")
     RESULTS.mkdir(exist_ok=True)
+    suffix = "_uncorrelated" if args.uncorrelated else ""
     name = args.out or (f"nuts_vs_bambi_{args.case}.json" if args.case == "sleepstudy" else
-                        f"nuts_vs_bambi_{args.case}_{args.rows}x{args.groups}.json")
+                        f"nuts_vs_bambi_{args.case}_{args.rows}x{args.groups}{suffix}.json")
     (RESULTS / name).write_text(json.dumps(result, indent=1))
     print(f"wrote {RESULTS / name}")
 
