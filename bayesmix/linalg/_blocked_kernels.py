@@ -157,6 +157,24 @@ def symmetrize_lower(S):
 
 
 @njit(cache=True, nogil=True)
+def _sandwich(Ld, j, M, T, first):
+    """first[j] = L_j⁻ᵀ M L_j⁻¹ by two triangular solves (T: r₁ × r₁ scratch)."""
+    r1 = M.shape[0]
+    for b in range(r1):
+        for a in range(r1 - 1, -1, -1):
+            s = M[a, b]
+            for c in range(a + 1, r1):
+                s -= Ld[j, c, a] * T[c, b]
+            T[a, b] = s / Ld[j, a, a]
+    for a in range(r1):
+        for b in range(r1 - 1, -1, -1):
+            s = T[a, b]
+            for c in range(b + 1, r1):
+                s -= Ld[j, c, b] * first[j, a, c]
+            first[j, a, b] = s / Ld[j, b, b]
+
+
+@njit(cache=True, nogil=True)
 def inverse_first(Ld, bptr, bcols, G, Sinv, first, cross):
     """Blocks of A⁻¹ involving the first term, from S⁻¹ (full, symmetric).
 
@@ -199,19 +217,7 @@ def inverse_first(Ld, bptr, bcols, G, Sinv, first, cross):
                     x[a] = s / Ld[j, a, a]
                 for a in range(r1):
                     cross[p0, a] = -x[a]
-        # X = L_j⁻ᵀ M, then first = X L_j⁻¹.
-        for b in range(r1):
-            for a in range(r1 - 1, -1, -1):
-                s = M[a, b]
-                for c in range(a + 1, r1):
-                    s -= Ld[j, c, a] * X[c, b]
-                X[a, b] = s / Ld[j, a, a]
-        for a in range(r1):
-            for b in range(r1 - 1, -1, -1):
-                s = X[a, b]
-                for c in range(b + 1, r1):
-                    s -= Ld[j, c, b] * first[j, a, c]
-                first[j, a, b] = s / Ld[j, b, b]
+        _sandwich(Ld, j, M, X, first)
 
 
 @njit(cache=True, nogil=True)
@@ -262,16 +268,4 @@ def first_blocks(Ld, bptr, bcols, G, Sinv, first):
                     for a in range(r1):
                         for b in range(r1):
                             M[a, b] += v * (G[p0, a] * G[p, b] + G[p, a] * G[p0, b])
-        # T = L_j⁻ᵀ M, then first = T L_j⁻¹.
-        for b in range(r1):
-            for a in range(r1 - 1, -1, -1):
-                s = M[a, b]
-                for c in range(a + 1, r1):
-                    s -= Ld[j, c, a] * T[c, b]
-                T[a, b] = s / Ld[j, a, a]
-        for a in range(r1):
-            for b in range(r1 - 1, -1, -1):
-                s = T[a, b]
-                for c in range(b + 1, r1):
-                    s -= Ld[j, c, b] * first[j, a, c]
-                first[j, a, b] = s / Ld[j, b, b]
+        _sandwich(Ld, j, M, T, first)

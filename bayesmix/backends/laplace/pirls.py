@@ -27,7 +27,7 @@ from scipy.linalg import solve_triangular
 
 from ...errors import FamilyError
 from . import _family_kernels as fk
-from .pls import fixed_part, solve_L_with_x
+from .pls import AnalyticObjective, fixed_part, solve_L_with_x
 from .state import LaplaceProblem, SolverState, set_theta
 
 __all__ = ["PirlsResult", "GlmKernel", "glm_kernel", "pirls", "glm_start",
@@ -235,7 +235,7 @@ def glm_start(pb: LaplaceProblem, max_iter: int = 50, tol: float = 1e-10) -> np.
     return beta
 
 
-class GlmmObjective:
+class GlmmObjective(AnalyticObjective):
     """The Laplace deviance for the optimizer.
 
     ``nagq=1``: x = (θ, β) ↦ −2 log p̃(y | θ, β), PIRLS over u only (glmer's nAGQ = 1).
@@ -255,26 +255,13 @@ class GlmmObjective:
         self.last_x: np.ndarray | None = None
         self.last_value = np.inf
         self.pirls_failures = 0
-        self._maps = None
-
-    def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """The nAGQ = 1 deviance and its analytic gradient over (θ, β) (canonical links)."""
-        value = self(x)
-        return value, self.gradient()
-
-    def _theta_maps(self):
-        from .gradient import theta_maps
-
-        if self._maps is None:
-            self._maps = theta_maps(self.state.problem.design)
-        return self._maps
 
     def gradient(self) -> np.ndarray:
         """∂F/∂(θ, β) at the latest evaluation (nAGQ = 1, canonical links)."""
         from .gradient import laplace_gradient
 
         g_theta, g_beta = laplace_gradient(self.state, self.kernel, self.last,
-                                           self._theta_maps())
+                                           self._theta_maps)
         return np.concatenate([g_theta, g_beta])
 
     def derivatives(self) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +269,7 @@ class GlmmObjective:
         from .information import boundary_curvature, glmm_information
 
         grad = self.gradient()
-        H = glmm_information(self.state, self.last, self._theta_maps())
+        H = glmm_information(self.state, self.last, self._theta_maps)
         design = self.state.problem.design
         diagonal = np.zeros(len(grad), dtype=bool)
         diagonal[: self.n_theta] = np.isfinite(design.theta_lower)

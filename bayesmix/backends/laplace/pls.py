@@ -20,6 +20,7 @@ profiled). σ̂² = r²/n (ML) or r²/(n − p) (REML).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.linalg import solve_triangular
@@ -130,7 +131,26 @@ def lmm_deviance(sol: PLSSolution, n: int, p: int, reml: bool, ldW: float = 0.0)
     return float(value + sol.ldRX2) if reml else float(value)
 
 
-class LmmObjective:
+class AnalyticObjective:
+    """What the LMM and GLMM objectives share for the Newton path: the value and the
+    analytic gradient from one evaluation, and how θ enters ZΛ, built once per objective.
+    Subclasses define ``__call__`` (which leaves the state at x) and ``gradient()``."""
+
+    state: SolverState
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """The objective and its analytic gradient at ``x``."""
+        value = self(x)
+        return value, self.gradient()
+
+    @cached_property
+    def _theta_maps(self):
+        from .gradient import theta_maps
+
+        return theta_maps(self.state.problem.design)
+
+
+class LmmObjective(AnalyticObjective):
     """θ ↦ −2ℓ(θ) (ML) or −2ℓ_R(θ) (REML) for the Gaussian family.
 
     Each call moves the solver state to θ; :attr:`last` is the latest PLS solution.
@@ -140,7 +160,6 @@ class LmmObjective:
         self.state = state
         self.reml = reml
         self.last: PLSSolution | None = None
-        self._maps = None
 
     def __call__(self, theta: np.ndarray) -> float:
         self.last = solve_pls(set_theta(self.state, theta))
@@ -148,30 +167,18 @@ class LmmObjective:
         pb = self.state.problem
         return lmm_deviance(self.last, pb.n, pb.p, self.reml, pb.log_weights_sum)
 
-    def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """The objective and its analytic gradient over θ."""
-        value = self(theta)
-        return value, self.gradient()
-
-    def _theta_maps(self):
-        from .gradient import theta_maps
-
-        if self._maps is None:
-            self._maps = theta_maps(self.state.problem.design)
-        return self._maps
-
     def gradient(self) -> np.ndarray:
         """The analytic gradient at the latest evaluation (the state's factor is there)."""
         from .gradient import lmm_gradient
 
-        return lmm_gradient(self.state, self.last, self.reml, self._theta_maps())
+        return lmm_gradient(self.state, self.last, self.reml, self._theta_maps)
 
     def derivatives(self) -> tuple[np.ndarray, np.ndarray]:
         """Gradient and average-information Hessian at the latest evaluation."""
         from .information import boundary_curvature, lmm_information
 
         grad = self.gradient()
-        H = lmm_information(self.state, self.last, self.reml, self._theta_maps())
+        H = lmm_information(self.state, self.last, self.reml, self._theta_maps)
         design = self.state.problem.design
         return boundary_curvature(self.state.theta, np.isfinite(design.theta_lower), grad, H)
 
