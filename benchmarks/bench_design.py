@@ -24,25 +24,14 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.memory import available_gb, rss_gb
+
 RESULTS = Path(__file__).resolve().parent / "results"
 FORMULA = "y ~ 1 + x + (1 + x | g)"
 SIZES = [(10_000, 1_000), (30_000, 3_000), (100_000, 10_000), (1_000_000, 100_000),
          (10_000_000, 1_000_000)]
 QUICK = SIZES[:2]
 BAMBI_MAX_ROWS = 100_000
-
-
-def _rss_gb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e9
-
-
-def _available_gb() -> float:
-    with open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1e6
-    return 0.0
 
 
 def run_one(library: str, rows: int, levels: int) -> dict:
@@ -63,7 +52,7 @@ def run_one(library: str, rows: int, levels: int) -> dict:
             model.build()
             return model
 
-    rss_before = _rss_gb()
+    rss_before = rss_gb()
     start = time.perf_counter()
     build()
     seconds = time.perf_counter() - start
@@ -107,7 +96,7 @@ def main() -> None:
     for rows, levels in QUICK if args.quick else SIZES:
         records.append(_spawn("bayesmix", rows, levels, timeout=600))
         if rows <= BAMBI_MAX_ROWS:
-            need, have = _bambi_need_gb(levels), _available_gb()
+            need, have = _bambi_need_gb(levels), available_gb()
             if have < need + 2:
                 records.append({"library": "bambi", "rows": rows, "levels": levels,
                                 "skipped": f"needs ~{need:.0f} GB, {have:.1f} GB available"})

@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.memory import rss_gb
+
 RESULTS = Path(__file__).resolve().parent / "results"
 INSTEVAL = "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept:service)"
 LOGISTIC = "y ~ 1 + x + (1 + x | g)"
@@ -42,11 +44,6 @@ LOGISTIC = "y ~ 1 + x + (1 + x | g)"
 
 def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-
-
-def _rss_gb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e9
 
 
 def _bayesmix_job(kind, rows, levels, draws, queue):
@@ -67,7 +64,7 @@ def _bayesmix_job(kind, rows, levels, draws, queue):
         # Warm-up on a small data set (lazy imports, numba cache loads), as lme4 is warmed.
         warnings.simplefilter("ignore")
         bayesmix.fit(formula, warm, family, backend="laplace", draws=min(draws, 10), **opts)
-    rss_before = _rss_gb()
+    rss_before = rss_gb()
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -50,6 +50,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.memory import available_gb
+
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,14 +63,6 @@ LOGIT_PRIORS = {"intercept": (0.0, 2.5), "x": (0.0, 2.5), "sd_intercept": 2.5, "
 # bambi's peak memory at 100k rows × 10k groups was about 16 GB; do not start it with less
 # than this much available.
 BAMBI_BIG_NEED_GB = 20.0
-
-
-def _available_gb() -> float:
-    with open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1e6
-    return 0.0
 
 
 def _data(args):
@@ -226,8 +220,8 @@ def main() -> None:
     records = []
     for rep in range(args.repeats):
         for lib in args.libraries.split(","):
-            if lib == "bambi" and big and _available_gb() < BAMBI_BIG_NEED_GB:
-                print(f"skip bambi: {_available_gb():.1f} GB available, need "
+            if lib == "bambi" and big and available_gb() < BAMBI_BIG_NEED_GB:
+                print(f"skip bambi: {available_gb():.1f} GB available, need "
                       f"{BAMBI_BIG_NEED_GB:.0f} GB", flush=True)
                 records.append({"library": "bambi", "skipped": "not enough memory"})
                 continue
