@@ -17,6 +17,7 @@ extra compilation costs: small models (sleepstudy) then spend about a second com
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -113,10 +114,15 @@ def _numba_functions(model, initial: dict, seed: int | None):
     logp_fn = pytensor.function([x], [logp, grad], mode="NUMBA")
     expand_fn = pytensor.function([x2], expanded, mode="NUMBA")
     names = [v.name for v in value_vars]
+    # nutpie asks for every chain's start from its own thread, and a compiled PyTensor
+    # function keeps its inputs and outputs in shared storage: unguarded concurrent calls
+    # read each other's half-written values ("Failed to initialize point").
+    lock = threading.Lock()
 
     def x0(seed_: int) -> np.ndarray:
-        p = initial_fn(int(seed_))
-        return np.concatenate([np.ravel(p[n]) for n in names]).astype(np.float64)
+        with lock:
+            p = initial_fn(int(seed_))
+            return np.concatenate([np.ravel(p[n]) for n in names]).astype(np.float64)
 
     return logp_fn, expand_fn, x0, x0(0 if seed is None else seed)
 
