@@ -35,8 +35,15 @@ Priors (identical numbers on both sides):
 - logistic: Intercept Normal(0, 2.5), x Normal(0, 2.5), sd(Intercept|g) HalfNormal(2.5),
   sd(x|g) HalfNormal(2.5); bayesmix also LKJ(2) on cor(g).
 
-    python -m benchmarks.bench_nuts_vs_bambi --case sleepstudy --repeats 3
-    python -m benchmarks.bench_nuts_vs_bambi --case logistic --rows 100000 --groups 10000
+PyTensor caches compiled functions on disk; bayesmix's compiled model takes the data as
+arguments, so from the second fit of a model of the same structure and shapes it comes from
+that cache. ``--cold-cache`` runs bayesmix twice in a fresh, empty compile directory: its
+first fit ever (``bayesmix_cold``) and the next (``bayesmix``); bambi runs in the default
+directory (its model embeds the data, so numba cannot cache it whatever the directory).
+
+    python -m benchmarks.bench_nuts_vs_bambi --case sleepstudy --repeats 3 --cold-cache
+    python -m benchmarks.bench_nuts_vs_bambi --case logistic --rows 100000 --groups 10000 \
+        --cold-cache
 """
 
 from __future__ import annotations
@@ -45,8 +52,10 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -173,7 +182,7 @@ def run_worker(args) -> dict:
     }
 
 
-def _spawn(worker: str, args, timeout: float) -> dict:
+def _spawn(worker: str, args, timeout: float, compiledir: str | None = None) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.bench_nuts_vs_bambi", "--worker", worker,
            "--case", args.case, "--rows", str(args.rows), "--groups", str(args.groups),
            "--draws", str(args.draws), "--tune", str(args.tune), "--chains",
@@ -182,7 +191,12 @@ def _spawn(worker: str, args, timeout: float) -> dict:
         cmd += ["--nutpie-mode", args.nutpie_mode]
     if args.uncorrelated:
         cmd += ["--uncorrelated"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    env = dict(os.environ)
+    if compiledir is not None:  # PyTensor's compile cache (numba's included) lives here
+        env["PYTENSOR_FLAGS"] = ",".join(
+            f for f in (env.get("PYTENSOR_FLAGS", ""), f"base_compiledir={compiledir}") if f)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                         env=env)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode != 0 or not lines:
         return {"library": worker, "error": (out.stderr or out.stdout)[-2000:]}
@@ -208,6 +222,9 @@ def main() -> None:
     parser.add_argument("--libraries", default="bayesmix,bambi")
     parser.add_argument("--uncorrelated", action="store_true",
                         help="logistic case: bayesmix fits (1 + x || g), bambi's model")
+    parser.add_argument("--cold-cache", action="store_true",
+                        help="run bayesmix twice per repeat in a fresh PyTensor compile "
+                             "directory: its first fit ever (cold) and the next one (warm)")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--worker", choices=["bayesmix", "bambi"], default=None)
     parser.add_argument("--out", default=None)
@@ -225,18 +242,25 @@ def main() -> None:
                       f"{BAMBI_BIG_NEED_GB:.0f} GB", flush=True)
                 records.append({"library": "bambi", "skipped": "not enough memory"})
                 continue
-            rec = _spawn(lib, args, args.timeout)
-            rec["repeat"] = rep
-            records.append(rec)
-            if "error" in rec:
-                print(f"{lib}: ERROR {rec['error'][-500:]}", flush=True)
-            else:
-                print(f"{lib:9s} {rec['seconds']:8.1f} s  min ESS {rec['min_ess_bulk']:7.0f}  "
-                      f"ESS/s {rec['ess_per_s']:7.2f}  (hyper {rec['ess_per_s_hyper']:7.2f})  "
-                      f"peak {rec['peak_rss_gb']:5.2f} GB  load {rec['loadavg_before'][0]:.1f}",
-                      flush=True)
+            runs = [(lib, None)]
+            if lib == "bayesmix" and args.cold_cache:
+                fresh = tempfile.mkdtemp(prefix="bench_pytensor_")
+                runs = [("bayesmix_cold", fresh), (lib, fresh)]
+            for label, compiledir in runs:
+                rec = _spawn(lib, args, args.timeout, compiledir)
+                rec["library"], rec["repeat"] = label, rep
+                records.append(rec)
+                if "error" in rec:
+                    print(f"{label}: ERROR {rec['error'][-500:]}", flush=True)
+                else:
+                    print(f"{label:13s} {rec['seconds']:8.1f} s  min ESS "
+                          f"{rec['min_ess_bulk']:7.0f}  ESS/s {rec['ess_per_s']:7.2f}  (hyper "
+                          f"{rec['ess_per_s_hyper']:7.2f})  peak {rec['peak_rss_gb']:5.2f} GB"
+                          f"  load {rec['loadavg_before'][0]:.1f}", flush=True)
+            if lib == "bayesmix" and args.cold_cache:
+                shutil.rmtree(fresh, ignore_errors=True)
     summary = {}
-    for lib in ("bayesmix", "bambi"):
+    for lib in ("bayesmix", "bayesmix_cold", "bambi"):
         ok = [r for r in records if r.get("library") == lib and "seconds" in r]
         if ok:
             summary[lib] = {k: _median([r[k] for r in ok]) for k in
@@ -250,11 +274,16 @@ def main() -> None:
         print(f"bayesmix / bambi: ESS/s × {summary['ratio_ess_per_s']:.2f} "
               f"(hyperparameters × {summary['ratio_ess_per_s_hyper']:.2f}), peak memory × "
               f"{summary['ratio_peak_memory']:.3f}")
+    if "bayesmix_cold" in summary and "bambi" in summary:
+        a, b = summary["bayesmix_cold"], summary["bambi"]
+        summary["ratio_ess_per_s_cold"] = a["ess_per_s"] / b["ess_per_s"]
+        print(f"bayesmix (cold compile cache) / bambi: ESS/s × "
+              f"{summary['ratio_ess_per_s_cold']:.2f}")
     result = {
         "case": args.case,
         "config": {k: getattr(args, k) for k in ("rows", "groups", "draws", "tune", "chains",
                                                  "seed", "repeats", "nutpie_mode",
-                                                 "uncorrelated")},
+                                                 "uncorrelated", "cold_cache")},
         "cpu_count": os.cpu_count(),
         "records": records,
         "summary": summary,

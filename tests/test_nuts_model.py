@@ -165,13 +165,20 @@ def test_model_has_named_dims_and_no_dense_z():
     assert list(model.coords["g_term"]) == ["(Intercept)", "x"]
     assert list(model.coords["g_level"]) == [f"g{k}" for k in range(8)]
     assert model.named_vars_to_dims["z_g"] == ("g_level", "g_term")
-    # The largest constants are the term's model columns X_k (n × r) and the data (n); a
-    # dense Z would be n × m r (here 72 × 16, eight times X_k).
+    # The largest data are the term's model columns X_k (n × r) and the response (n); a
+    # dense Z would be n × m r (here 72 × 16, eight times X_k). Data enter as shared
+    # variables (cacheable compiled functions), so no constant may be of length n.
+    from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.basic import Constant
     from pytensor.graph.traversal import ancestors
 
-    consts = [v for v in ancestors([model.logp()]) if isinstance(v, Constant)]
-    assert max(np.size(c.data) for c in consts) <= design.n * design.terms[0].r
+    graph = list(ancestors([model.logp()]))
+    data = {v.name: v.get_value() for v in graph if isinstance(v, SharedVariable)}
+    assert max(np.size(d) for d in data.values()) <= design.n * design.terms[0].r
+    np.testing.assert_array_equal(data["data_Z0"], design.terms[0].X)
+    np.testing.assert_array_equal(data["data_codes0"], design.terms[0].codes)
+    consts = [v for v in graph if isinstance(v, Constant)]
+    assert max(np.size(c.data) for c in consts) < design.n
 
 
 @pytest.mark.parametrize("formula, family, link, weights", [
@@ -282,3 +289,19 @@ def test_chain_start_points_are_safe_to_draw_from_several_threads():
         got = list(pool.map(x0, seeds))
     for s, a, b in zip(seeds, expected, got):
         np.testing.assert_array_equal(a, b, err_msg=f"seed {s}")
+
+
+def test_compiled_log_density_runs_without_the_gil_and_matches_pytensor():
+    """The chains' gradients run in parallel only if the compiled call releases the GIL."""
+    import pytensor
+
+    from bayesmix.backends.nuts.nogil import release_gil
+
+    x = pytensor.tensor.dvector("x")
+    data = pytensor.shared(np.arange(5.0), name="d", shape=(5,))
+    fn = pytensor.function([x], [pytensor.tensor.sum(x * data), 2.0 * x], mode="NUMBA")
+    call = release_gil(fn)
+    value = np.linspace(0.0, 1.0, 5)
+    for got, want in zip(call(value), fn(value)):
+        np.testing.assert_allclose(got, want, rtol=1e-15)
+    assert call.dispatcher.targetoptions["nogil"] is True

@@ -19,6 +19,7 @@ import pytensor.tensor as pt
 
 from ...design import Design
 from ...errors import FamilyError
+from .data import data_var
 from .kernels import linear_exp_loglik
 
 __all__ = ["loglik_sum", "ordinal_logp"]
@@ -65,53 +66,61 @@ def ordinal_logp(codes: np.ndarray, eta, cutpoints, n_levels: int):
     end categories keep only the finite terms. Every branch is finite, so no NaN gradients
     leak through the selection.
     """
+    codes = np.asarray(codes, dtype=np.int64)
+    first, last = codes == 0, codes == n_levels - 1
+    middle = ~(first | last)
+    code_var = data_var(codes, "data_ycodes", np.int64)
     lower_pad = pt.concatenate([cutpoints[:1] - 1.0, cutpoints])
     upper_pad = pt.concatenate([cutpoints, cutpoints[-1:] + 1.0])
-    u = upper_pad[codes] - eta
-    low = lower_pad[codes] - eta
-    first = codes == 0
-    last = codes == n_levels - 1
-    out = pt.switch(first, 0.0, _log_sigmoid(-low)) + pt.switch(last, 0.0, _log_sigmoid(u))
-    middle = ~(first | last)
+    u = upper_pad[code_var] - eta
+    low = lower_pad[code_var] - eta
+    out = (pt.switch(data_var(first, "data_yfirst", bool), 0.0, _log_sigmoid(-low))
+           + pt.switch(data_var(last, "data_ylast", bool), 0.0, _log_sigmoid(u)))
     if bool(np.any(middle)):
-        out = out + pt.switch(middle, pt.log1mexp(pt.minimum(low - u, -1e-12)), 0.0)
+        out = out + pt.switch(data_var(middle, "data_ymiddle", bool),
+                              pt.log1mexp(pt.minimum(low - u, -1e-12)), 0.0)
     return out
 
 
 def loglik_sum(design: Design, eta, sigma=None, cutpoints=None):
-    """Σ_i w_i log p(y_i | η_i) up to parameter-free constants, as one scalar expression."""
+    """Σ_i w_i log p(y_i | η_i) up to parameter-free constants, as one scalar expression.
+
+    Every array of the data enters as a named input (:func:`~.data.data_var`), never as a
+    constant, so the compiled function stays cacheable.
+    """
     fam = design.family
     y = np.ascontiguousarray(design.y, dtype=float)
-    w = None if design.weights is None else np.ascontiguousarray(design.weights)
-    keep = None
+    w = None if design.weights is None else np.ascontiguousarray(design.weights, dtype=float)
+    n = None
+    if fam.name in ("bernoulli", "binomial"):
+        n = np.ones_like(y) if design.trials is None else np.asarray(design.trials, float)
     if w is not None and np.any(w == 0):
         keep = np.flatnonzero(w > 0)
-        eta, y, w = eta[keep], y[keep], w[keep]
+        eta = eta[data_var(keep, "data_keep", np.int64)]
+        y, w = y[keep], w[keep]
+        n = None if n is None else n[keep]
     if fam.name == "gaussian":
         mu = _mean(fam.link.name, eta)
-        if w is None:
-            return -0.5 * pt.sum(pt.sqr(y - mu)) / pt.sqr(sigma) - y.size * pt.log(sigma)
-        return (-0.5 * pt.sum(w * pt.sqr(y - mu)) / pt.sqr(sigma)
-                - y.size * pt.log(sigma))
+        resid2 = pt.sqr(data_var(y, "data_y") - mu)
+        if w is not None:
+            resid2 = data_var(w, "data_w") * resid2
+        return -0.5 * pt.sum(resid2) / pt.sqr(sigma) - y.size * pt.log(sigma)
+    wt = np.ones_like(y) if w is None else w
+    if fam.name in ("bernoulli", "binomial") and fam.link.name == "logit":
+        return linear_exp_loglik(eta, data_var(wt * y, "data_a"), data_var(wt * n, "data_c"),
+                                 "softplus")
+    if fam.name == "poisson" and fam.link.name == "log":
+        return linear_exp_loglik(eta, data_var(wt * y, "data_a"), data_var(wt, "data_c"),
+                                 "exp")
+    y_var = data_var(y, "data_y")
     if fam.name in ("bernoulli", "binomial"):
-        n = np.ones_like(y) if design.trials is None else np.ascontiguousarray(design.trials)
-        if keep is not None and design.trials is not None:
-            n = n[keep]
-        n = np.asarray(n, dtype=float)
-        if fam.link.name == "logit":
-            wt = 1.0 if w is None else w
-            return linear_exp_loglik(eta, wt * y, wt * n, "softplus")
-        terms = _binary_logp(fam.link.name, eta, y, n)
+        terms = _binary_logp(fam.link.name, eta, y_var, data_var(n, "data_trials"))
     elif fam.name == "poisson":
-        if fam.link.name == "log":
-            wt = np.ones_like(y) if w is None else w
-            return linear_exp_loglik(eta, wt * y, wt, "exp")
-        else:
-            mu = _mean(fam.link.name, eta)
-            terms = y * pt.log(mu) - mu
+        mu = _mean(fam.link.name, eta)
+        terms = y_var * pt.log(mu) - mu
     elif fam.name == "ordinal":
         n_levels = len(design.response_levels)
         terms = ordinal_logp(y.astype(np.int64), eta, cutpoints, n_levels)
     else:
         raise FamilyError(f"the nuts backend does not fit the {fam.name!r} family")
-    return pt.sum(terms if w is None else w * terms)
+    return pt.sum(terms if w is None else data_var(w, "data_w") * terms)

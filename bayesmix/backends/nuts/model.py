@@ -34,6 +34,7 @@ from ...errors import PriorError
 from ...results import naming
 from ...spec import ModelSpec
 from ...spec.priors import Normal, StudentT, pymc_vector_dist
+from .data import data_var
 from .grouped import grouped_row_dot
 from .likelihood import loglik_sum
 from .parameterization import choose_centred
@@ -208,7 +209,7 @@ def _fixed_part(beta_priors, icpt, slope_index, X_slopes, xbar, initial: dict, p
                           positive=False)
         # Column by column (contiguous constants, one fused elementwise loop) rather than a
         # 2-D product and reduction, which costs more per gradient on large n.
-        eta = sum(np.ascontiguousarray(X_slopes[:, j] - xbar[j]) * beta[j]
+        eta = sum(data_var(X_slopes[:, j] - xbar[j], f"data_x{j}") * beta[j]
                   for j in range(len(slope_index)))
     if icpt is None:
         return eta
@@ -269,12 +270,13 @@ def build_model(spec: ModelSpec, *, prior_only: bool = False,
                       else choose_centred(design))
         else:
             centre = {t.label: parameterization == "centred" for t in design.terms}
-        for t in design.terms:
+        for k, t in enumerate(design.terms):
             layout, b = _term_effects(spec, t, centre[t.label], pm, pt)
             terms.append(layout)
-            eta = eta + grouped_row_dot(b, t.codes, t.X)
+            eta = eta + grouped_row_dot(b, data_var(t.codes, f"data_codes{k}", np.int64),
+                                        data_var(t.X, f"data_Z{k}"))
         if design.offset is not None:
-            eta = eta + np.ascontiguousarray(design.offset)
+            eta = eta + data_var(design.offset, "data_offset")
         sigma = cutpoints = None
         if design.family.has_sigma:
             sigma = spec.sigma_prior.to_pymc(SIGMA)

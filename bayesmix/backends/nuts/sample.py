@@ -1,18 +1,19 @@
 """Compile a pm.Model once and sample it with nutpie (default) or PyMC's NUTS.
 
-nutpie can run a PyMC model two ways, and which is faster depends on the model's size:
+nutpie can run a PyMC model two ways:
 
-- ``"cfunc"``: nutpie compiles the log density and its gradient into a numba C callback and
-  runs the chains in parallel threads. Numba cannot cache that callback, so every new model
-  pays a few seconds of LLVM compilation.
-- ``"pyfunc"``: we compile the same log density with PyTensor's numba backend (whose compiled
-  functions are cached on disk, so a model of a known shape compiles in about a second) and
-  nutpie calls it through Python. The chains then share the GIL and run one at a time.
+- ``"pyfunc"`` (what ``"auto"`` almost always picks): we compile the log density and its
+  gradient with PyTensor's numba backend and nutpie calls it through Python from one thread
+  per chain. The compiled function takes the data as arguments and runs without the GIL
+  (:mod:`~bayesmix.backends.nuts.data`, :mod:`~bayesmix.backends.nuts.nogil`), so the chains'
+  gradients run in parallel and the whole function comes from PyTensor's disk cache for every
+  later model of the same structure and shapes (about 10 s of LLVM work the first time).
+- ``"cfunc"``: nutpie compiles a numba C callback around the same graph. No Python call per
+  gradient, but numba cannot cache the callback: every process pays 10–15 s of LLVM work.
 
-``nutpie_mode="auto"`` predicts the sampling time from the work per gradient (rows × columns
-touched) and takes the cfunc version only when parallel chains would save more time than its
-extra compilation costs: small models (sleepstudy) then spend about a second compiling
-(from the cache) instead of five, large ones sample in parallel.
+``nutpie_mode="auto"`` predicts both times from the number of gradients, the work per
+gradient (rows × columns touched) and the Python call cost, and takes cfunc only when the
+Python calls of very long runs would cost more than its compilation.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from .nogil import release_gil
 from .options import NutsOptions
 
 __all__ = ["Compiled", "compile_model", "sample", "SamplerOutput"]
 
-# Estimated seconds of LLVM work that the cfunc mode adds (5–15 s measured); leapfrog steps per draw assumed
+# Estimated seconds of LLVM work that the cfunc mode adds (10–15 s measured); leapfrog steps per draw assumed
 # when predicting the sampling time (tree depth 4, typical after adaptation); seconds per unit
 # of gradient work (one row × one column) and per Python callback, measured on the models of
 # the tests and benchmarks.
@@ -94,7 +96,8 @@ def _free_names(model) -> list[str]:
 
 
 def _numba_functions(model, initial: dict, seed: int | None):
-    """PyTensor (numba mode) functions x ↦ (logp, ∇logp) and x ↦ free RVs, and x₀."""
+    """x ↦ (logp, ∇logp) and x ↦ free RVs, compiled by PyTensor's numba backend and run
+    without the GIL (:mod:`~bayesmix.backends.nuts.nogil`); the start-point function and x₀."""
     import pytensor
     import pytensor.tensor as pt
     from pymc.initial_point import make_initial_point_fn
@@ -124,11 +127,11 @@ def _numba_functions(model, initial: dict, seed: int | None):
             p = initial_fn(int(seed_))
             return np.concatenate([np.ravel(p[n]) for n in names]).astype(np.float64)
 
-    return logp_fn, expand_fn, x0, x0(0 if seed is None else seed)
+    return release_gil(logp_fn), release_gil(expand_fn), x0, x0(0 if seed is None else seed)
 
 
-def _time_gradient(logp_fn, x0: np.ndarray) -> float:
-    jit = logp_fn.vm.jit_fn
+def _time_gradient(logp, x0: np.ndarray) -> float:
+    jit = logp
     jit(x0)
     reps, start = 0, time.perf_counter()
     while reps < 3 or (time.perf_counter() - start < 0.05 and reps < 1000):
@@ -161,8 +164,10 @@ def choose_mode(options: NutsOptions, work: int) -> str:
     if options.nutpie_mode != "auto":
         return options.nutpie_mode
     grads = options.chains * (options.draws + options.tune) * STEPS_PER_DRAW
-    pyfunc = grads * (SECONDS_PER_WORK * work + PYFUNC_CALL_S)  # one chain at a time
-    cfunc = grads * SECONDS_PER_WORK * work / _threads(options) + CFUNC_COMPILE_S
+    threads = _threads(options)
+    # Both run the chains' gradients in parallel; pyfunc's Python calls take turns on the GIL.
+    pyfunc = grads * max(PYFUNC_CALL_S, (SECONDS_PER_WORK * work + PYFUNC_CALL_S) / threads)
+    cfunc = grads * SECONDS_PER_WORK * work / threads + CFUNC_COMPILE_S
     return "cfunc" if cfunc < pyfunc else "pyfunc"
 
 
@@ -182,15 +187,14 @@ def compile_model(model, initial: dict, options: NutsOptions, work: int) -> Comp
     per_grad = None
     if mode == "cfunc":
         compiled = nutpie.compile_pymc_model(
-            model, var_names=_free_names(model), freeze_model=True,
+            model, var_names=_free_names(model), freeze_model=False,
             initial_points=dict(initial),
         )
         return Compiled("cfunc", model, compiled, time.perf_counter() - start)
 
-    logp_fn, expand_fn, x0_fn, x0 = _numba_functions(model, initial, options.seed)
-    per_grad = _time_gradient(logp_fn, x0)
+    logp_jit, expand_jit, x0_fn, x0 = _numba_functions(model, initial, options.seed)
+    per_grad = _time_gradient(logp_jit, x0)
     names = _free_names(model)
-    logp_jit, expand_jit = logp_fn.vm.jit_fn, expand_fn.vm.jit_fn
     shapes = [tuple(int(s) for s in np.shape(a)) for a in expand_jit(x0)]
 
     def make_logp():
