@@ -37,9 +37,11 @@ Priors (identical numbers on both sides):
 
 PyTensor caches compiled functions on disk; bayesmix's compiled model takes the data as
 arguments, so from the second fit of a model of the same structure and shapes it comes from
-that cache. ``--cold-cache`` runs bayesmix twice in a fresh, empty compile directory: its
-first fit ever (``bayesmix_cold``) and the next (``bayesmix``); bambi runs in the default
-directory (its model embeds the data, so numba cannot cache it whatever the directory).
+that cache. ``--cold-cache`` runs bayesmix of the first repeat twice in a fresh, empty compile
+directory: its first fit ever (``bayesmix_cold``) and the next (``bayesmix``); bambi runs in
+the default directory (its model embeds the data, so numba cannot cache it whatever the
+directory). Repeat r uses seed + r for the data and the chains of both libraries; the summary
+gives medians over repeats and the median of the per-repeat ratios.
 
     python -m benchmarks.bench_nuts_vs_bambi --case sleepstudy --repeats 3 --cold-cache
     python -m benchmarks.bench_nuts_vs_bambi --case logistic --rows 100000 --groups 10000 \
@@ -182,11 +184,12 @@ def run_worker(args) -> dict:
     }
 
 
-def _spawn(worker: str, args, timeout: float, compiledir: str | None = None) -> dict:
+def _spawn(worker: str, args, timeout: float, seed: int,
+           compiledir: str | None = None) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.bench_nuts_vs_bambi", "--worker", worker,
            "--case", args.case, "--rows", str(args.rows), "--groups", str(args.groups),
            "--draws", str(args.draws), "--tune", str(args.tune), "--chains",
-           str(args.chains), "--seed", str(args.seed)]
+           str(args.chains), "--seed", str(seed)]
     if args.nutpie_mode:
         cmd += ["--nutpie-mode", args.nutpie_mode]
     if args.uncorrelated:
@@ -236,6 +239,9 @@ def main() -> None:
     big = args.case == "logistic" and args.rows * args.groups >= 1e9
     records = []
     for rep in range(args.repeats):
+        # ESS is random: each repeat draws new chains (and, for the simulated case, new data)
+        # with seed + repeat, the same for both libraries.
+        seed = args.seed + rep
         for lib in args.libraries.split(","):
             if lib == "bambi" and big and available_gb() < BAMBI_BIG_NEED_GB:
                 print(f"skip bambi: {available_gb():.1f} GB available, need "
@@ -243,12 +249,13 @@ def main() -> None:
                 records.append({"library": "bambi", "skipped": "not enough memory"})
                 continue
             runs = [(lib, None)]
-            if lib == "bayesmix" and args.cold_cache:
+            cold = lib == "bayesmix" and args.cold_cache and rep == 0
+            if cold:
                 fresh = tempfile.mkdtemp(prefix="bench_pytensor_")
                 runs = [("bayesmix_cold", fresh), (lib, fresh)]
             for label, compiledir in runs:
-                rec = _spawn(lib, args, args.timeout, compiledir)
-                rec["library"], rec["repeat"] = label, rep
+                rec = _spawn(lib, args, args.timeout, seed, compiledir)
+                rec["library"], rec["repeat"], rec["seed"] = label, rep, seed
                 records.append(rec)
                 if "error" in rec:
                     print(f"{label}: ERROR {rec['error'][-500:]}", flush=True)
@@ -257,7 +264,7 @@ def main() -> None:
                           f"{rec['min_ess_bulk']:7.0f}  ESS/s {rec['ess_per_s']:7.2f}  (hyper "
                           f"{rec['ess_per_s_hyper']:7.2f})  peak {rec['peak_rss_gb']:5.2f} GB"
                           f"  load {rec['loadavg_before'][0]:.1f}", flush=True)
-            if lib == "bayesmix" and args.cold_cache:
+            if cold:
                 shutil.rmtree(fresh, ignore_errors=True)
     summary = {}
     for lib in ("bayesmix", "bayesmix_cold", "bambi"):
@@ -274,6 +281,16 @@ def main() -> None:
         print(f"bayesmix / bambi: ESS/s × {summary['ratio_ess_per_s']:.2f} "
               f"(hyperparameters × {summary['ratio_ess_per_s_hyper']:.2f}), peak memory × "
               f"{summary['ratio_peak_memory']:.3f}")
+    per_repeat = []
+    for rep in range(args.repeats):
+        pair = {r["library"]: r for r in records if r.get("repeat") == rep and "seconds" in r}
+        if "bayesmix" in pair and "bambi" in pair:
+            per_repeat.append(pair["bayesmix"]["ess_per_s"] / pair["bambi"]["ess_per_s"])
+    if per_repeat:
+        summary["ratio_ess_per_s_by_repeat"] = per_repeat
+        summary["median_ratio_ess_per_s"] = _median(per_repeat)
+        print("per repeat (seed + r): ESS/s × " + ", ".join(f"{v:.2f}" for v in per_repeat)
+              + f"; median × {summary['median_ratio_ess_per_s']:.2f}")
     if "bayesmix_cold" in summary and "bambi" in summary:
         a, b = summary["bayesmix_cold"], summary["bambi"]
         summary["ratio_ess_per_s_cold"] = a["ess_per_s"] / b["ess_per_s"]

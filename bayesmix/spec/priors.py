@@ -251,7 +251,9 @@ class LKJ(Prior):
         return (self.eta - 1.0) * logdet - _lkj_log_c(self.eta, d)
 
     def to_pymc(self, name: str, **kwargs):
-        raise PriorError("LKJ priors enter PyMC through pm.LKJCholeskyCov, not on their own")
+        raise PriorError("an LKJ prior is not a PyMC distribution of its own: the nuts backend "
+                         "builds it from canonical partial correlations "
+                         "(bayesmix.backends.nuts.correlation)")
 
 
 def _lkj_log_c(eta: float, d: int) -> float:
@@ -299,8 +301,7 @@ def pymc_vector_dist(priors: Sequence[Prior]):
 
     Priors of one class become one batched distribution (``HalfNormal.dist(sigma=[...])``);
     mixed classes become a ``CustomDist`` that stacks one scalar distribution per element, so
-    that its log density is the sum of the elements' own. This is the form
-    ``pm.LKJCholeskyCov`` needs for its ``sd_dist``.
+    that its log density is the sum of the elements' own.
 
     Parameters
     ----------

@@ -3,10 +3,9 @@
 β comes back in X's column order (the intercept moved back from the centre of the
 predictors), σ and the cutpoints as sampled, and for every term
 
-- ``sd_<label>`` (chain, draw, r) and ``cor_<label>`` (chain, draw, r, r) from the
-  Cholesky factor L of the correlated terms (sd = row norms of L, cor = D⁻¹LLᵀD⁻¹), or the
-  sampled SDs of uncorrelated ones;
-- ``b_<label>`` (chain, draw, m, r) = z Lᵀ (or z · sd), the random effects themselves.
+- ``sd_<label>`` (chain, draw, r) as sampled and, for correlated terms, ``cor_<label>``
+  (chain, draw, r, r) = L Lᵀ from the canonical partial correlations;
+- ``b_<label>`` (chain, draw, m, r) = z Lᵀ D (or z D), the random effects themselves.
 
 Then the pointwise log-likelihood ``y`` (chain, draw, n) from the families' NumPy
 log-likelihoods, in blocks of draws so that the temporaries stay small.
@@ -20,19 +19,12 @@ from scipy import special
 from ...families.family import ordinal_loglik
 from ...results import naming
 from ...spec import ModelSpec
+from .correlation import cholesky_from_cpc_numpy
 from .model import BETA, CUTPOINTS, INTERCEPT, SIGMA, ModelLayout
 
-__all__ = ["posterior_draws", "pointwise_loglik", "unpack_cholesky"]
+__all__ = ["posterior_draws", "pointwise_loglik"]
 
 _BLOCK_VALUES = 5_000_000  # draws × rows per block of the log-likelihood computation
-
-
-def unpack_cholesky(packed: np.ndarray, r: int) -> np.ndarray:
-    """(..., r(r+1)/2) packed lower triangles (row by row, PyMC's order) → (..., r, r)."""
-    rows, cols = np.tril_indices(r)
-    out = np.zeros(packed.shape[:-1] + (r, r))
-    out[..., rows, cols] = packed
-    return out
 
 
 def posterior_draws(spec: ModelSpec, layout: ModelLayout,
@@ -54,17 +46,16 @@ def posterior_draws(spec: ModelSpec, layout: ModelLayout,
         out[naming.CUTPOINTS] = raw[CUTPOINTS]
     for t, tl in zip(design.terms, layout.terms):
         z = raw[tl.effects]
+        sd = raw[tl.sd]
         if tl.correlated:
-            L = unpack_cholesky(raw[tl.chol], t.r)
-            sd = np.sqrt(np.einsum("cdij,cdij->cdi", L, L))
-            cov = np.einsum("cdik,cdjk->cdij", L, L)
-            cor = cov / (sd[..., :, None] * sd[..., None, :])
+            L = cholesky_from_cpc_numpy(raw[tl.corr], t.r)
+            cor = np.einsum("cdik,cdjk->cdij", L, L)
             idx = np.arange(t.r)
             cor[..., idx, idx] = 1.0
             out[naming.cor_var(t.label)] = cor
-            b = z if tl.centred else np.einsum("cdmk,cdjk->cdmj", z, L)
+            b = z if tl.centred else (np.einsum("cdmk,cdjk->cdmj", z, L)
+                                      * sd[:, :, None, :])
         else:
-            sd = raw[tl.sd]
             b = z if tl.centred else z * sd[:, :, None, :]
         out[naming.sd_var(t.label)] = sd
         out[naming.b_var(t.label)] = b

@@ -1,12 +1,13 @@
 """ModelSpec → pm.Model: the multilevel model in the form NUTS samples well.
 
-η = Xβ + Σ_k (X_k ∘ b_k[codes_k]) 1 + offset. For every random term k, with T_k the
-Cholesky factor of Cov(b_kj) from ``pm.LKJCholeskyCov`` (LKJ(η) on the correlation, each
-column's SD with its own prior) for a correlated term, or diag(sd_k) for an uncorrelated one
-(``||`` or a single column), the effects b_k (m_k × r_k) are either
+η = Xβ + Σ_k (X_k ∘ b_k[codes_k]) 1 + offset. For every random term k, with D_k = diag(sd_k)
+(each SD with its own prior, sampled on the log scale) and, for a correlated term, L_k the
+Cholesky factor of its correlation matrix (LKJ(η), sampled through canonical partial
+correlations: :mod:`bayesmix.backends.nuts.correlation`; L_k = I for ``||`` terms and single
+columns), the effects b_k (m_k × r_k) are either
 
-- non-centred: z_k ~ N(0, 1) and b_k = z_k T_kᵀ, or
-- centred: the rows of b_k ~ N(0, T_k T_kᵀ) directly,
+- non-centred: z_k ~ N(0, 1) and b_kj = D_k L_k z_kj, or
+- centred: the rows of b_k ~ N(0, D_k L_k L_kᵀ D_k) directly,
 
 chosen per term from the data (:mod:`bayesmix.backends.nuts.parameterization`). The rows reach
 b_k by integer indexing with the group codes, in one pass over the rows per term
@@ -34,6 +35,7 @@ from ...errors import PriorError
 from ...results import naming
 from ...spec import ModelSpec
 from ...spec.priors import Normal, StudentT, pymc_vector_dist
+from .correlation import lkj_cpc_logp, n_cpc
 from .data import data_var
 from .grouped import grouped_row_dot
 from .likelihood import loglik_sum
@@ -57,23 +59,24 @@ class TermLayout:
     ----------
     label : str
     correlated : bool
-        True: ``chol`` is the packed Cholesky factor of LKJCholeskyCov; False: ``sd`` holds
-        the SDs.
+        True: ``corr`` names the term's unconstrained canonical partial correlations
+        (:mod:`bayesmix.backends.nuts.correlation`).
     centred : bool
         True: ``effects`` is b itself (b_j ~ N(0, Σ)); False: ``effects`` is z with
-        b_j = T z_j.
+        b_j = D L z_j.
     effects : str
         Name of the (m, r) variable.
-    chol : str or None
-    sd : str or None
+    corr : str or None
+    sd : str
+        Name of the SDs (r).
     """
 
     label: str
     correlated: bool
     centred: bool
     effects: str
-    chol: str | None
-    sd: str | None
+    corr: str | None
+    sd: str
 
 
 @dataclass(frozen=True)
@@ -174,25 +177,26 @@ def _term_effects(spec: ModelSpec, t, centred: bool, pm, pt):
     dims = (naming.level_dim(label), naming.term_dim(label))
     sd_priors = spec.sd_priors(label)
     name = f"b_{label}" if centred else f"z_{label}"
+    sd_name = f"sd_{label}"
+    sd = _vector_rv(sd_name, sd_priors, (naming.term_dim(label),), positive=True)
     if t.correlated:
-        chol_name = f"chol_{label}"
-        packed = pm.LKJCholeskyCov(
-            chol_name, eta=float(spec.cor_prior(label).eta), n=t.r,
-            sd_dist=pymc_vector_dist(sd_priors), compute_corr=False,
-        )
-        L = pm.expand_packed_triangular(t.r, packed, lower=True)
-        layout = TermLayout(label, True, centred, name, chol_name, None)
+        corr_name = f"cpc_{label}"
+        u = pm.Flat(corr_name, shape=n_cpc(t.r))
+        L, log_p = lkj_cpc_logp(u, t.r, float(spec.cor_prior(label).eta))
+        pm.Potential(f"lkj_{label}", log_p)
+        layout = TermLayout(label, True, centred, name, corr_name, sd_name)
         if centred:
-            b = pm.CustomDist(name, L, logp=_mvnormal_chol_logp, signature="(r,r)->(r)",
+            # Rows of T = D L as one (r, r) matrix: b_j ~ N(0, T Tᵀ).
+            T = pt.stack([pt.stack([sd[c] * L[c][k] if k <= c else pt.constant(0.0)
+                                    for k in range(t.r)]) for c in range(t.r)])
+            b = pm.CustomDist(name, T, logp=_mvnormal_chol_logp, signature="(r,r)->(r)",
                               shape=(t.m, t.r), dims=dims, class_name="MvNormalChol")
             return layout, b
         z = pm.Normal(name, 0.0, 1.0, shape=(t.m, t.r), dims=dims)
-        # b_j = L z_j, column by column as vector operations: a dot would call BLAS, which
+        # b_j = D L z_j, column by column as vector operations: a dot would call BLAS, which
         # numba cannot cache on disk, and a broadcast (m, r, r) product is slower.
-        cols = [sum(z[:, k] * L[c, k] for k in range(c + 1)) for c in range(t.r)]
+        cols = [sum(z[:, k] * (sd[c] * L[c][k]) for k in range(c + 1)) for c in range(t.r)]
         return layout, pt.stack(cols, axis=1)
-    sd_name = f"sd_{label}"
-    sd = _vector_rv(sd_name, sd_priors, (naming.term_dim(label),), positive=True)
     layout = TermLayout(label, False, centred, name, None, sd_name)
     if centred:
         return layout, pm.Normal(name, 0.0, sd[None, :], shape=(t.m, t.r), dims=dims)
