@@ -4,8 +4,10 @@ numba cannot cache a compiled function that embeds large arrays (it treats them 
 globals), so a graph with the data as constants is compiled from scratch in every process:
 about 15 s for a logistic GLMM, whatever its size. As shared variables with static shapes the
 data enter the compiled function as arguments: the function's on-disk cache then serves every
-later fit of a model with the same structure and shapes, and the rewrites still see the
-shapes.
+later fit of a model with the same structure, shapes and priors, and the rewrites still see
+the shapes. Everything computed from the data goes this way (centred columns, their means,
+codes, weights). The priors' parameters stay constants: with the default priors, which are
+scaled to the data, a new data set of the same shapes compiles its graph once more.
 """
 
 from __future__ import annotations

@@ -222,7 +222,8 @@ def _fixed_part(beta_priors, icpt, slope_index, X_slopes, xbar, initial: dict, p
     initial[INTERCEPT] = np.asarray(_location(prior0) + float(xbar @ slope_locs))
     alpha = pm.Flat(INTERCEPT)
     if not prior0.is_flat:
-        beta0 = alpha - (xbar * beta).sum() if len(slope_index) else alpha
+        beta0 = (alpha - (data_var(xbar, "data_xbar") * beta).sum() if len(slope_index)
+                 else alpha)
         pm.Potential("intercept_prior",
                      pm.logp(pymc_vector_dist([prior0]), pt.atleast_1d(beta0)).sum())
     return eta + alpha
