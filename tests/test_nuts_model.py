@@ -323,3 +323,7 @@ def test_compiled_log_density_runs_without_the_gil_and_matches_pytensor():
     for got, want in zip(call(value), fn(value)):
         np.testing.assert_allclose(got, want, rtol=1e-15)
     assert call.dispatcher.targetoptions["nogil"] is True
+    direct = release_gil(fn, nogil=False)
+    for got, want in zip(direct(value), fn(value)):
+        np.testing.assert_allclose(got, want, rtol=1e-15)
+    assert not direct.dispatcher.targetoptions.get("nogil", False)

@@ -38,15 +38,18 @@ def _wrapper(jit_fn, n_args: int):
     return numba.njit(py_func, nogil=True, cache=key is not None)
 
 
-def release_gil(fn) -> Callable[[np.ndarray], tuple]:
-    """``x ↦ fn(x)`` for a numba-mode PyTensor function of one explicit input, run without the
-    GIL.
+def release_gil(fn, *, nogil: bool = True) -> Callable[[np.ndarray], tuple]:
+    """``x ↦ fn(x)`` for a numba-mode PyTensor function of one explicit input, with its data.
 
     Parameters
     ----------
     fn : pytensor.compile.function.types.Function
         Compiled with ``mode="NUMBA"``; its shared variables (the data) are bound as they
         are now.
+    nogil : bool
+        Run without the GIL (through the cached wrapper). For a cheap function the GIL hand-offs
+        of two chains cost more than running them in parallel saves; then False calls the
+        compiled graph directly.
 
     Returns
     -------
@@ -57,7 +60,7 @@ def release_gil(fn) -> Callable[[np.ndarray], tuple]:
     if len(fn.input_storage) != len(graph_inputs) or len(fn.maker.inputs) < 1:
         raise ValueError("release_gil needs a function whose inputs are x and shared data")
     data = tuple(cell.data for cell in fn.input_storage[1:])
-    call = _wrapper(fn.vm.jit_fn, 1 + len(data))
+    call = _wrapper(fn.vm.jit_fn, 1 + len(data)) if nogil else fn.vm.jit_fn
 
     def evaluate(x: np.ndarray):
         return call(x, *data)
