@@ -313,17 +313,17 @@ def test_compiled_log_density_runs_without_the_gil_and_matches_pytensor():
     """The chains' gradients run in parallel only if the compiled call releases the GIL."""
     import pytensor
 
-    from bayesmix.backends.nuts.nogil import release_gil
+    from bayesmix.backends.nuts.nogil import bound_call
 
     x = pytensor.tensor.dvector("x")
     data = pytensor.shared(np.arange(5.0), name="d", shape=(5,))
     fn = pytensor.function([x], [pytensor.tensor.sum(x * data), 2.0 * x], mode="NUMBA")
-    call = release_gil(fn)
+    call = bound_call(fn)
     value = np.linspace(0.0, 1.0, 5)
     for got, want in zip(call(value), fn(value)):
         np.testing.assert_allclose(got, want, rtol=1e-15)
     assert call.dispatcher.targetoptions["nogil"] is True
-    direct = release_gil(fn, nogil=False)
+    direct = bound_call(fn, nogil=False)
     for got, want in zip(direct(value), fn(value)):
         np.testing.assert_allclose(got, want, rtol=1e-15)
     assert not direct.dispatcher.targetoptions.get("nogil", False)

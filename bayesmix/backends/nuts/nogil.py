@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["release_gil"]
+__all__ = ["bound_call"]
 
 # Joins the wrapper's cache key: bump it when the generated source changes.
 WRAPPER_VERSION = 1
@@ -38,8 +38,8 @@ def _wrapper(jit_fn, n_args: int):
     return numba.njit(py_func, nogil=True, cache=key is not None)
 
 
-def release_gil(fn, *, nogil: bool = True) -> Callable[[np.ndarray], tuple]:
-    """``x ↦ fn(x)`` for a numba-mode PyTensor function of one explicit input, with its data.
+def bound_call(fn, *, nogil: bool = True) -> Callable[[np.ndarray], tuple]:
+    """``x ↦ fn(x)`` for a numba-mode PyTensor function of one explicit input, its data bound.
 
     Parameters
     ----------
@@ -58,7 +58,7 @@ def release_gil(fn, *, nogil: bool = True) -> Callable[[np.ndarray], tuple]:
     """
     graph_inputs = fn.maker.fgraph.inputs
     if len(fn.input_storage) != len(graph_inputs) or len(fn.maker.inputs) < 1:
-        raise ValueError("release_gil needs a function whose inputs are x and shared data")
+        raise ValueError("bound_call needs a function whose inputs are x and shared data")
     data = tuple(cell.data for cell in fn.input_storage[1:])
     call = _wrapper(fn.vm.jit_fn, 1 + len(data)) if nogil else fn.vm.jit_fn
 

@@ -4,10 +4,11 @@ nutpie can run a PyMC model two ways:
 
 - ``"pyfunc"`` (what ``"auto"`` almost always picks): we compile the log density and its
   gradient with PyTensor's numba backend and nutpie calls it through Python from one thread
-  per chain. The compiled function takes the data as arguments and runs without the GIL
-  (:mod:`~bayesmix.backends.nuts.data`, :mod:`~bayesmix.backends.nuts.nogil`), so the chains'
-  gradients run in parallel and the whole function comes from PyTensor's disk cache for every
-  later model of the same structure and shapes (about 10 s of LLVM work the first time).
+  per chain. The compiled function takes the data as arguments and, when a gradient has
+  enough work (``NOGIL_MIN_S``), runs without the GIL (:mod:`~bayesmix.backends.nuts.data`,
+  :mod:`~bayesmix.backends.nuts.nogil`), so the chains' gradients run in parallel; the whole
+  function comes from PyTensor's disk cache for every later model of the same structure,
+  shapes and priors (about 10 s of LLVM work the first time).
 - ``"cfunc"``: nutpie compiles a numba C callback around the same graph. No Python call per
   gradient, but numba cannot cache the callback: every process pays 10–15 s of LLVM work.
 
@@ -26,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from .nogil import release_gil
+from .nogil import bound_call
 from .options import NutsOptions
 
 __all__ = ["Compiled", "compile_model", "sample", "SamplerOutput"]
 
-# Estimated seconds of LLVM work that the cfunc mode adds (10–15 s measured); leapfrog steps per draw assumed
-# when predicting the sampling time (tree depth 4, typical after adaptation); seconds per unit
+# Estimated seconds of LLVM work that the cfunc mode adds (10–15 s measured); leapfrog steps
+# per draw assumed when predicting the sampling time (tree depth 4, typical after adaptation); seconds per unit
 # of gradient work (one row × one column) and per Python callback, measured on the models of
 # the tests and benchmarks.
 CFUNC_COMPILE_S = 10.0
@@ -99,8 +100,9 @@ def _free_names(model) -> list[str]:
 
 
 def _numba_functions(model, initial: dict, seed: int | None, nogil: bool = True):
-    """x ↦ (logp, ∇logp) and x ↦ free RVs, compiled by PyTensor's numba backend and run
-    without the GIL (:mod:`~bayesmix.backends.nuts.nogil`); the start-point function and x₀."""
+    """x ↦ (logp, ∇logp) and x ↦ free RVs, compiled by PyTensor's numba backend (the first
+    without the GIL when ``nogil``: :mod:`~bayesmix.backends.nuts.nogil`); the start-point
+    function and x₀."""
     import pytensor
     import pytensor.tensor as pt
     from pymc.initial_point import make_initial_point_fn
@@ -131,7 +133,7 @@ def _numba_functions(model, initial: dict, seed: int | None, nogil: bool = True)
             return np.concatenate([np.ravel(p[n]) for n in names]).astype(np.float64)
 
     # expand runs once per draw, not per gradient: the GIL costs it nothing worth a wrapper.
-    return (release_gil(logp_fn, nogil=nogil), release_gil(expand_fn, nogil=False), x0,
+    return (bound_call(logp_fn, nogil=nogil), bound_call(expand_fn, nogil=False), x0,
             x0(0 if seed is None else seed))
 
 
