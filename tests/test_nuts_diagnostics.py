@@ -41,32 +41,91 @@ def test_shapes_constants_and_short_chains():
     assert np.all(np.isnan(D.ess_bulk(np.zeros((2, 3)))))  # fewer than 4 draws
 
 
-def test_assess_reports_each_problem_with_advice():
+def _stats(chains, draws, diverging=0, at_depth=0):
+    div = np.zeros((chains, draws), bool)
+    div.flat[:diverging] = True
+    depth = np.zeros((chains, draws), bool)
+    depth.flat[:at_depth] = True
+    return {"diverging": div, "reached_max_treedepth": depth}
+
+
+def _shifted(draws, chain_shift):
+    """Independent N(0, 1) draws whose first chain is moved by ``chain_shift`` SDs: with
+    4 × 1000 draws a shift of 0.45 gives R-hat ≈ 1.02, a shift of 1 R-hat ≈ 1.1."""
+    out = draws.copy()
+    out[0] += chain_shift
+    return out
+
+
+def _rhat_of(x):
+    return float(D.rhat(x))
+
+
+def test_assess_classifies_constructed_draws():
+    """The three classes, on draws whose R-hat, ESS and divergences are set by construction
+    (the tolerances of the issue: warnings for R-hat 1.01–1.05 or a few divergences, not
+    converged for R-hat > 1.05 on a population parameter or many divergences)."""
     rng = np.random.default_rng(0)
-    good = rng.standard_normal((4, 500, 3))
+    good = rng.standard_normal((4, 1000, 3))
+    b = rng.standard_normal((4, 1000, 20, 2))
+    ok = D.assess({"beta": good, "b_g": b}, _stats(4, 1000), chains=4, max_treedepth=10)
+    assert ok.status == D.CONVERGED and ok.messages == ()
+    assert 1.0 <= ok.summary["max_rhat"] < D.RHAT_WARN
+
+    # One random effect whose first chain is shifted: R-hat in (1.01, 1.05) → warnings.
+    mild = b.copy()
+    mild[:, :, 3, 1] = _shifted(b[:, :, 3, 1], 0.45)
+    assert D.RHAT_WARN < _rhat_of(mild[:, :, 3, 1]) < D.RHAT_FAIL
+    res = D.assess({"beta": good, "b_g": mild}, _stats(4, 1000), chains=4, max_treedepth=10)
+    assert res.status == D.WARNINGS
+    assert res.summary["max_rhat_parameter"] == "b_g[3,1]"
+    assert res.messages[0].startswith("R-hat is") and "b_g[3,1]" in res.messages[0]
+
+    # The same shift on β: still only a warning at R-hat < 1.05 ...
+    beta_mild = good.copy()
+    beta_mild[:, :, 1] = _shifted(good[:, :, 1], 0.45)
+    assert D.RHAT_WARN < _rhat_of(beta_mild[:, :, 1]) < D.RHAT_FAIL
+    res = D.assess({"beta": beta_mild}, _stats(4, 1000), chains=4, max_treedepth=10)
+    assert res.status == D.WARNINGS
+    # ... and a chain one SD away is R-hat > 1.05: not converged.
     stuck = good.copy()
-    stuck[0] += 3.0
-    stats = {"diverging": np.zeros((4, 500), bool),
-             "reached_max_treedepth": np.zeros((4, 500), bool)}
-    summary, messages = D.assess({"beta": good}, stats, chains=4, max_treedepth=10)
-    assert messages == () and summary["divergences"] == 0
-    assert 1.0 <= summary["max_rhat"] < 1.01
-    stats["diverging"][1, :7] = True
-    stats["reached_max_treedepth"][2, :5] = True
-    summary, messages = D.assess({"beta": stuck, "sd_g": good[:, :50, :1]}, stats, chains=4,
-                                 max_treedepth=10)
-    text = " ".join(messages)
-    assert "7 of 2000 draws after tuning diverged" in text and "target_accept=0.95" in text
-    assert "R-hat is" in text and "beta[" in text
-    assert "Low effective sample size" in text and "beta[" in text
-    assert "5 of 2000 draws stopped at max_treedepth=10" in text
-    assert summary["divergences"] == 7 and summary["max_rhat"] > 1.1
-    # 4 × 50 independent draws: ESS ≈ 200, below the 100 per chain asked for.
-    stats = {"diverging": np.zeros((4, 50), bool)}
-    summary, messages = D.assess({"sd_g": good[:, :50, :1]}, stats, chains=4, max_treedepth=10)
-    ess_message = [m for m in messages if "effective sample size" in m]
-    assert len(ess_message) == 1 and "ESS bulk" in ess_message[0] and "sd_g[0]" in ess_message[0]
-    assert "want at least 400" in ess_message[0] and "Increase draws" in ess_message[0]
+    stuck[:, :, 2] = _shifted(good[:, :, 2], 1.0)
+    assert _rhat_of(stuck[:, :, 2]) > D.RHAT_FAIL
+    res = D.assess({"beta": stuck, "b_g": b}, _stats(4, 1000), chains=4, max_treedepth=10)
+    assert res.status == D.NOT_CONVERGED and "beta[2]" in res.messages[0]
+
+    # Divergences: 1 of 4000 is a warning, 1% or more is not converged.
+    res = D.assess({"beta": good}, _stats(4, 1000, diverging=1), chains=4, max_treedepth=10)
+    assert res.status == D.WARNINGS and "1 of 4000 draws" in res.messages[0]
+    res = D.assess({"beta": good}, _stats(4, 1000, diverging=41), chains=4, max_treedepth=10)
+    assert res.status == D.NOT_CONVERGED and "target_accept=0.95" in res.messages[0]
+
+    # Tree depth: a warning only.
+    res = D.assess({"beta": good}, _stats(4, 1000, at_depth=5), chains=4, max_treedepth=10)
+    assert res.status == D.WARNINGS
+    assert "5 of 4000 draws stopped at max_treedepth=10" in res.messages[0]
+
+
+def test_assess_effective_sample_size_classes():
+    """ESS below 100 per chain is a warning; below 100 in all for a population parameter
+    the fit is not converged. Independent draws have ESS ≈ their number."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 60, 1))  # ESS ≈ 240: above 100, below 400
+    res = D.assess({"sd_g": x}, _stats(4, 60), chains=4, max_treedepth=10)
+    assert res.status == D.WARNINGS
+    assert "want at least 400" in res.messages[0] and "sd_g[0]" in res.messages[0]
+    # 4 × 20 draws of an AR(1) with φ = 0.9: ESS ≈ 80 · 0.1/1.9 ≈ 4.
+    ar = np.zeros((4, 20, 1))
+    for t in range(1, 20):
+        ar[:, t] = 0.9 * ar[:, t - 1] + rng.standard_normal((4, 1))
+    res = D.assess({"sd_g": ar}, _stats(4, 20), chains=4, max_treedepth=10)
+    assert res.status == D.NOT_CONVERGED
+    assert any("Too few effective draws" in m and "Increase draws" in m for m in res.messages)
+    # For a random effect the same is only a warning (many b, each imprecise).
+    res = D.assess({"sd_g": rng.standard_normal((4, 200, 1)), "b_g": ar}, _stats(4, 200),
+                   chains=4, max_treedepth=10)
+    assert res.status in (D.WARNINGS, D.NOT_CONVERGED)
+    assert not any("Too few effective draws" in m for m in res.messages)
 
 
 def test_correlation_diagonal_is_ignored():
@@ -74,6 +133,6 @@ def test_correlation_diagonal_is_ignored():
     cor = np.ones((2, 200, 2, 2))
     cor[..., 0, 1] = cor[..., 1, 0] = np.tanh(rng.standard_normal((2, 200)))
     stats = {"diverging": np.zeros((2, 200), bool)}
-    summary, messages = D.assess({"cor_g": cor}, stats, chains=2, max_treedepth=10,
-                                 skip_diagonal=("cor_g",))
+    summary = D.assess({"cor_g": cor}, stats, chains=2, max_treedepth=10,
+                       skip_diagonal=("cor_g",)).summary
     assert summary["max_rhat_parameter"] in ("cor_g[0,1]", "cor_g[1,0]")

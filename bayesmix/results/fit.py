@@ -17,7 +17,9 @@ from .tables import fixef_table, ranef_table, thresholds_table, varcorr_table
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["Fit", "FitInfo"]
+__all__ = ["Fit", "FitInfo", "STATUSES"]
+
+STATUSES = ("converged", "warnings", "not converged")
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -33,6 +35,12 @@ class FitInfo:
     method : str
         ``"REML"``, ``"ML"``, ``"Laplace"``, ``"nAGQ=0"``, ``"NUTS"``, ``"MAP"``, ...
     converged : bool
+        False when the estimates or draws cannot be trusted (optimizer not converged,
+        sampler diagnostics failed).
+    status : {"converged", "warnings", "not converged"}
+        ``converged`` in words, with a middle class for usable results that come with
+        caveats (a few divergences, R-hat slightly above 1.01 somewhere); defaults to
+        "converged" or "not converged" from ``converged``.
     iterations : int or None
         Optimizer iterations / function evaluations, Newton steps, or draws.
     messages : tuple of str
@@ -56,6 +64,7 @@ class FitInfo:
     backend: str
     method: str
     converged: bool
+    status: str = ""
     iterations: int | None = None
     messages: tuple[str, ...] = ()
     singular: bool = False
@@ -64,6 +73,15 @@ class FitInfo:
     df: int | None = None
     timings: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+    def __post_init__(self):
+        if not self.status:
+            object.__setattr__(self, "status",
+                               "converged" if self.converged else "not converged")
+        elif self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
+        elif (self.status == "not converged") == self.converged:
+            raise ValueError(f"status {self.status!r} contradicts converged={self.converged}")
 
 
 @dataclass(frozen=True, eq=False)

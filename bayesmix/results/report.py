@@ -35,9 +35,12 @@ def report(fit: Fit) -> str:
         if fit.aic is not None and info.method != "REML":
             stats += f"   AIC: {fit.aic:.2f}   BIC: {fit.bic:.2f}"
         lines.append(stats)
-    status = "converged" if info.converged else "DID NOT CONVERGE"
+    status = {"converged": "converged",
+              "warnings": "converged, with warnings (see Messages)",
+              "not converged": "NOT CONVERGED (see Messages)"}[info.status]
     if info.iterations is not None:
-        status += f" ({info.iterations} iterations)"
+        unit = "draws" if info.backend == "nuts" else "iterations"
+        status += f"; {info.iterations} {unit}"
     if info.singular:
         status += "; singular fit (a variance on the boundary)"
     lines.append(status)

@@ -12,15 +12,28 @@ with 10,000 groups.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import fft, special, stats
 
-__all__ = ["diagnostics", "rhat", "ess_bulk", "ess_tail", "assess", "RHAT_MAX",
-           "ESS_PER_CHAIN_MIN"]
+__all__ = ["diagnostics", "rhat", "ess_bulk", "ess_tail", "assess", "Assessment",
+           "CONVERGED", "WARNINGS", "NOT_CONVERGED", "RHAT_WARN", "RHAT_FAIL",
+           "ESS_PER_CHAIN_MIN", "ESS_MIN", "DIVERGENT_FAIL"]
 
-RHAT_MAX = 1.01
-# Vehtari et al. (2021) ask for ESS > 100 per chain before trusting R-hat and the summaries.
+CONVERGED, WARNINGS, NOT_CONVERGED = "converged", "warnings", "not converged"
+# Vehtari et al. (2021): R-hat below 1.01 and ESS above 100 per chain before trusting the
+# summaries. A value between 1.01 and RHAT_FAIL is a warning (it happens by chance to one of
+# many random effects in a healthy run of moderate length); above it the chains disagree.
+RHAT_WARN = 1.01
+RHAT_FAIL = 1.05
 ESS_PER_CHAIN_MIN = 100
+# Fewer effective draws than this for a population-level parameter (β, SD, correlation, σ,
+# cutpoints) leave its mean with a Monte Carlo error above a tenth of its posterior SD.
+ESS_MIN = 100
+# More divergent transitions than this fraction of the draws: the sampler systematically
+# misses part of the posterior; fewer are a warning.
+DIVERGENT_FAIL = 0.01
 _BLOCK_VALUES = 4_000_000  # parameters are processed in blocks of about this many draws
 
 
@@ -163,67 +176,131 @@ def _worst(name: str, values: np.ndarray, largest: bool, best: tuple[str, float]
     return best
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """What the diagnostics say about a set of draws.
+
+    Attributes
+    ----------
+    status : {"converged", "warnings", "not converged"}
+        "not converged": R-hat above :data:`RHAT_FAIL` for some parameter, more than
+        :data:`DIVERGENT_FAIL` of the draws divergent, or fewer than :data:`ESS_MIN`
+        effective draws of a population-level parameter: the summaries cannot be trusted.
+        "warnings": R-hat between :data:`RHAT_WARN` and :data:`RHAT_FAIL`, a few
+        divergences, ESS below 100 per chain, or draws at the maximum tree depth: usable,
+        with the caveats the messages give. "converged": none of these.
+    messages : tuple of str
+        One per problem, each saying what it means and what to do; those that make the
+        fit "not converged" first.
+    summary : dict
+        The worst R-hat and ESS with their parameters, divergences, tree-depth hits.
+    """
+
+    status: str
+    messages: tuple[str, ...]
+    summary: dict
+
+
+def _is_population(label: str) -> bool:
+    """β, SDs, correlations, σ, cutpoints: everything but the random effects b_*."""
+    return not label.startswith("b_")
+
+
 def assess(posterior: dict[str, np.ndarray], stats_: dict[str, np.ndarray], *,
-           chains: int, max_treedepth: int, skip_diagonal: tuple[str, ...] = ()):
-    """Diagnostics of every parameter and the messages for the user.
+           chains: int, max_treedepth: int, skip_diagonal: tuple[str, ...] = ()
+           ) -> Assessment:
+    """Diagnostics of every parameter, classified, with the messages for the user.
 
     Parameters
     ----------
     posterior : mapping name → draws (chain, draw, ...)
+        Random effects are recognised by the ``b_`` prefix.
     stats_ : mapping of sampler statistics (``diverging``, ``reached_max_treedepth``, ...)
     chains, max_treedepth : int
     skip_diagonal : names of correlation matrices whose (constant) diagonal is ignored
 
     Returns
     -------
-    (summary dict, tuple of messages)
+    Assessment
     """
-    worst_rhat, worst_bulk, worst_tail = ("", -np.inf), ("", np.inf), ("", np.inf)
+    worst = {key: ("", -np.inf) for key in ("rhat_pop", "rhat_b")}
+    worst.update({key: ("", np.inf) for key in ("bulk_pop", "tail_pop", "bulk_b", "tail_b")})
     for name, draws in posterior.items():
         d = diagnostics(draws)
         r, eb, et = d["rhat"], d["ess_bulk"], d["ess_tail"]
         if name in skip_diagonal:
             mask = ~np.eye(draws.shape[-1], dtype=bool)
             r, eb, et = (np.where(mask, v, np.nan) for v in (r, eb, et))
-        worst_rhat = _worst(name, r, True, worst_rhat)
-        worst_bulk = _worst(name, eb, False, worst_bulk)
-        worst_tail = _worst(name, et, False, worst_tail)
+        group = "pop" if _is_population(name) else "b"
+        worst[f"rhat_{group}"] = _worst(name, r, True, worst[f"rhat_{group}"])
+        worst[f"bulk_{group}"] = _worst(name, eb, False, worst[f"bulk_{group}"])
+        worst[f"tail_{group}"] = _worst(name, et, False, worst[f"tail_{group}"])
     n_draws = int(np.prod(next(iter(stats_.values())).shape)) if stats_ else 0
     divergent = int(np.sum(stats_.get("diverging", 0)))
     at_max_depth = int(np.sum(stats_.get("reached_max_treedepth", 0)))
-    messages = []
-    if divergent:
-        messages.append(
-            f"{divergent} of {n_draws} draws after tuning diverged: the sampler met curvature "
-            "it could not follow (often a funnel between a group SD and its random effects), "
-            "so the draws may be biased. Try target_accept=0.95 or 0.99, more tune, stronger "
-            "priors on the SDs (e.g. a smaller HalfNormal scale), or a simpler random-effects "
-            "structure (e.g. (x || g) instead of (x | g))."
+    failures, warnings_ = [], []
+
+    worst_rhat = max(worst["rhat_pop"], worst["rhat_b"], key=lambda lv: lv[1])
+    if worst_rhat[1] > RHAT_FAIL:
+        failures.append(
+            f"R-hat is {worst_rhat[1]:.3f} for {worst_rhat[0]} (above {RHAT_FAIL}): the "
+            "chains disagree, so they have not converged to one distribution. Run longer "
+            "(more tune and draws), use stronger priors, or reparameterise "
+            "(parameterization='centred' or 'noncentred')."
         )
-    if worst_rhat[1] > RHAT_MAX:
-        messages.append(
-            f"R-hat is {worst_rhat[1]:.3f} for {worst_rhat[0]} (above {RHAT_MAX}): the chains "
-            "disagree, so they have not converged to one distribution. Run longer (more tune "
-            "and draws), use stronger priors, or reparameterise (parameterization='centred' "
-            "or 'noncentred')."
+    elif worst_rhat[1] > RHAT_WARN:
+        which = [lbl for lbl, v in (worst["rhat_pop"], worst["rhat_b"]) if v > RHAT_WARN]
+        warnings_.append(
+            f"R-hat is {worst_rhat[1]:.3f} for {worst_rhat[0]} (between {RHAT_WARN} and "
+            f"{RHAT_FAIL}; worst: {', '.join(which)}): the chains agree only roughly there. "
+            "The summaries are usable; for publication-quality tails run more draws."
+        )
+    if divergent > DIVERGENT_FAIL * n_draws:
+        failures.append(
+            f"{divergent} of {n_draws} draws after tuning diverged (more than "
+            f"{DIVERGENT_FAIL:.0%}): the sampler met curvature it could not follow (often a "
+            "funnel between a group SD and its random effects), so the draws are biased. "
+            "Try target_accept=0.95 or 0.99, more tune, stronger priors on the SDs (e.g. a "
+            "smaller HalfNormal scale), the other parameterization of the random effects, or "
+            "a simpler random-effects structure (e.g. (x || g) instead of (x | g))."
+        )
+    elif divergent:
+        warnings_.append(
+            f"{divergent} of {n_draws} draws after tuning diverged: a few divergences can "
+            "bias the tails slightly. If the result matters, rerun with target_accept=0.95 "
+            "and check that they disappear."
         )
     need = ESS_PER_CHAIN_MIN * chains
-    low = [(lbl, v, kind) for (lbl, v), kind in ((worst_bulk, "bulk"), (worst_tail, "tail"))
+    pop_low = [(lbl, v, kind) for (lbl, v), kind in
+               ((worst["bulk_pop"], "bulk"), (worst["tail_pop"], "tail")) if v < ESS_MIN]
+    if pop_low:
+        what = "; ".join(f"ESS {kind} {v:.0f} for {lbl}" for lbl, v, kind in pop_low)
+        failures.append(
+            f"Too few effective draws ({what}; fewer than {ESS_MIN}): the posterior means "
+            "and intervals of these parameters are mostly Monte Carlo noise. Increase draws "
+            "(and tune), raise target_accept, use stronger priors, or try the other form of "
+            "the random effects (parameterization='centred' or 'noncentred')."
+        )
+    low = [(lbl, v, kind) for (lbl, v), kind in
+           ((min(worst["bulk_pop"], worst["bulk_b"], key=lambda lv: lv[1]), "bulk"),
+            (min(worst["tail_pop"], worst["tail_b"], key=lambda lv: lv[1]), "tail"))
            if v < need]
-    if low:
+    if low and not pop_low:
         what = "; ".join(f"ESS {kind} {v:.0f} for {lbl}" for lbl, v, kind in low)
-        messages.append(
+        warnings_.append(
             f"Low effective sample size ({what}; want at least {need}, i.e. 100 per chain): "
             "means and intervals are imprecise. Increase draws (and tune), raise "
             "target_accept, use stronger priors, or try the other form of the random effects "
             "(parameterization='centred' or 'noncentred')."
         )
     if at_max_depth:
-        messages.append(
+        warnings_.append(
             f"{at_max_depth} of {n_draws} draws stopped at max_treedepth={max_treedepth}: "
             "sampling is inefficient. Raise max_treedepth, or reparameterise / use stronger "
             "priors so the posterior is less elongated."
         )
+    worst_bulk = min(worst["bulk_pop"], worst["bulk_b"], key=lambda lv: lv[1])
+    worst_tail = min(worst["tail_pop"], worst["tail_b"], key=lambda lv: lv[1])
     summary = {
         "divergences": divergent,
         "max_treedepth_hits": at_max_depth,
@@ -234,4 +311,6 @@ def assess(posterior: dict[str, np.ndarray], stats_: dict[str, np.ndarray], *,
         "min_ess_tail": float(worst_tail[1]) if np.isfinite(worst_tail[1]) else None,
         "min_ess_tail_parameter": worst_tail[0],
     }
-    return summary, tuple(messages)
+    status = NOT_CONVERGED if failures else (WARNINGS if warnings_ else CONVERGED)
+    summary["status"] = status
+    return Assessment(status, tuple(failures + warnings_), summary)

@@ -106,14 +106,14 @@ def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
     start = time.perf_counter()
     checked, subset = _to_check(spec, posterior)
     skip = tuple(naming.cor_var(t.label) for t in spec.design.terms if t.correlated)
-    summary, problems = diagnostics.assess(
+    assessment = diagnostics.assess(
         checked, out.stats, chains=options.chains, max_treedepth=options.max_treedepth,
         skip_diagonal=skip,
     )
     timings["diagnostics"] = time.perf_counter() - start
-    for message in problems:
+    for message in assessment.messages:
         warnings.warn(message, ConvergenceWarning, stacklevel=3)
-    messages = list(problems) + messages
+    messages = list(assessment.messages) + messages
 
     approximation = ("prior draws (MCMC, NUTS, prior_only=True)" if options.prior_only
                      else "exact (MCMC, NUTS)")
@@ -132,7 +132,7 @@ def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
         log_likelihood=loglik, sample_stats=out.stats, attrs=attrs,
     )
     extra = {
-        **summary,
+        **assessment.summary,
         "sampler": options.sampler,
         "nutpie_mode": compiled.mode,
         "mass_matrix": "low_rank" if low_rank else "diag",
@@ -144,7 +144,8 @@ def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
     info = FitInfo(
         backend="nuts",
         method="NUTS (prior only)" if options.prior_only else "NUTS",
-        converged=not problems,
+        converged=assessment.status != diagnostics.NOT_CONVERGED,
+        status=assessment.status,
         iterations=options.draws * options.chains,
         messages=tuple(messages),
         timings=timings,
