@@ -84,7 +84,7 @@ def test_default_priors_are_flat_and_informative_priors_are_refused():
     ({"draws": -5}, "draws must be an integer"),
     ({"ftol": 0}, "ftol must be a positive number"),
     ({"reml": "yes"}, "reml must be True, False or None"),
-    ({"flavour": 1}, "unknown option 'flavour'.*valid options: reml, nagq"),
+    ({"flavour": 1}, "unknown option 'flavour'.*valid options: .*reml, nagq"),
 ])
 def test_bad_options_are_clear_errors(options, match):
     with pytest.raises(OptionsError, match=match):
@@ -97,9 +97,9 @@ def test_model_errors_name_the_fix():
     with pytest.raises(OptionsError, match="reml=True applies to linear mixed models"):
         bayesmix.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
                      "binomial", reml=True)
-    with pytest.raises(FamilyError, match="backend='map'.*backend='nuts'"):
+    with pytest.raises(OptionsError, match="nagq=0 is not available for the ordinal"):
         bayesmix.fit("rating ~ temp + (1 | judge)", bayesmix.datasets.load("wine"),
-                     "ordinal", backend="laplace")
+                     "ordinal", backend="laplace", nagq=0)
     with pytest.raises(FamilyError, match="identity link"):
         bayesmix.fit("incidence ~ period + (1 | herd)", cbpp, "gaussian", link="log")
 
@@ -112,7 +112,7 @@ def test_non_convergence_is_reported():
                            draws=0, reml=False)
     assert not fit.converged
     assert any("did not converge" in m and "max_evals" in m for m in fit.info.messages)
-    assert "DID NOT CONVERGE" in fit.summary()
+    assert "NOT CONVERGED" in fit.summary()
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgsb", "powell"])
@@ -190,16 +190,18 @@ def test_pointwise_loglik_of_the_draws_matches_the_family(formula, data, family)
         assert np.allclose(got, want, rtol=1e-10, atol=1e-10)
 
 
-def test_draws_zero_stores_the_mode():
+def test_draws_zero_stores_the_mode_only():
+    """draws=0: no posterior group; the estimates live in the ``mode`` group and the tables
+    and predictions read them from there."""
     fit = bayesmix.fit("incidence ~ period + (1 | herd)", _cbpp(), "poisson", draws=0)
-    post = fit.idata.posterior
-    assert post["beta"].shape == (1, 1, 4)
-    assert np.allclose(post["beta"].values[0, 0], fit.estimates.beta)
-    assert np.allclose(post["b_herd"].values[0, 0], fit.estimates.term("herd").b)
-    ll = fit.idata.log_likelihood["y"].values[0, 0]
-    mu = fit.predict().to_numpy()
-    assert np.allclose(ll, bayesmix.get_family("poisson").loglik(
-        fit.design.y, mu))
+    assert "posterior" not in fit.idata.groups() and "mode" in fit.idata.groups()
+    mode = fit.idata["mode"]
+    assert np.allclose(mode["beta"].values, fit.estimates.beta)
+    assert np.allclose(mode["b_herd"].values, fit.estimates.term("herd").b)
+    assert np.allclose(fit.fixef()["estimate"].values, mode["beta"].values)
+    eta = fit.design.X @ fit.estimates.beta + fit.estimates.term("herd").b[
+        fit.design.terms[0].codes, 0]
+    assert np.allclose(fit.predict().to_numpy(), np.exp(eta))
 
 
 def test_tables_and_summary():
@@ -215,64 +217,13 @@ def test_tables_and_summary():
     assert fit.info.df == 6 and fit.info.extra["optimizer"]
 
 
-# -- numba family kernels against bayesmix.families ------------------------------------------
-
-@pytest.mark.parametrize(("family", "link"), [
-    ("bernoulli", "logit"), ("bernoulli", "probit"), ("bernoulli", "cloglog"),
-    ("binomial", "logit"), ("binomial", "cloglog"), ("poisson", "log")])
-def test_family_kernels_match_the_family_functions(family, link):
-    from bayesmix.backends.laplace import _family_kernels as fk
-
-    rng = np.random.default_rng(3)
-    n = 400
-    eta = rng.normal(0, 3, n)
-    # Saturated values exercise the clipping of μ and the η ≤ 700 guard.
-    eta[:4] = [-40.0, 40.0, 0.0, {"logit": 60.0, "log": 30.0}.get(link, 750.0)]
-    fam = bayesmix.get_family(family, link)
-    trials = rng.integers(1, 6, n).astype(float) if family == "binomial" else None
-    if family == "poisson":
-        y = rng.poisson(3, n).astype(float)
-    else:
-        y = rng.binomial(np.ones(n, int) if trials is None else trials.astype(int),
-                         0.4).astype(float)
-    pw = rng.uniform(0.5, 2, n)
-    code = fk.FAMILY_CODES[family]
-    mu, w, wr = np.empty(n), np.empty(n), np.empty(n)
-    tr = np.zeros(0) if trials is None else trials
-    dev = fk.working(code, fk.LINK_CODES[link], y, tr, pw, eta, mu, w, wr)
-    m = fam.link.inverse(eta)
-    dmean = fam.link.mu_eta(eta) * (1.0 if trials is None else trials)
-    var = fam.variance(m, trials)
-    mean = m if trials is None else trials * m
-    assert np.allclose(mu, m, rtol=1e-13, atol=0)
-    assert np.allclose(w, pw * dmean**2 / var, rtol=1e-12)
-    assert np.allclose(wr, pw * dmean * (y - mean) / var, rtol=1e-12)
-    assert np.isclose(dev, np.sum(pw * fam.unit_deviance(y, m, trials)), rtol=1e-12)
-    # The fused pass computes η = offset + Xβ + ZΛu itself (here one column of ZΛ, all ones).
-    X = rng.standard_normal((n, 2))
-    beta = np.array([0.3, -0.2])
-    out = [np.empty(n) for _ in range(4)]
-    dev2 = fk.eta_working(code, fk.LINK_CODES[link], y, tr, pw, np.ones(n),
-                          np.zeros(n, dtype=np.int32), 1, X, beta, eta - X @ beta - 0.5,
-                          np.array([0.5]), *out)
-    assert np.allclose(out[0], eta, rtol=1e-13, atol=1e-12)
-    assert np.allclose(out[2], w, rtol=1e-10) and np.isclose(dev2, dev, rtol=1e-10)
-    # log-likelihood = saturated log-likelihood − deviance / 2, in total and pointwise.
-    sat = fk.saturated_loglik(code, y, trials)
-    assert np.isclose(np.sum(pw * sat) - 0.5 * dev, np.sum(pw * fam.loglik(y, m, trials)),
-                      rtol=1e-12)
-    ll = np.empty((n, 2))
-    fk.unit_loglik(code, fk.LINK_CODES[link], y, tr, pw, sat, np.column_stack([eta, eta]), ll)
-    assert np.allclose(ll[:, 1], pw * fam.loglik(y, m, trials), rtol=1e-10, atol=1e-10)
-
-
 def test_reference_objective_is_reproducible_with_warm_starts():
     """The objective does not depend on the PIRLS starting point (tight convergence)."""
-    from bayesmix.backends.laplace.pirls import GlmmObjective
-    from bayesmix.backends.laplace.state import laplace_problem, new_state
+    from bayesmix.backends.laplace.objective import GlmmObjective
+    from bayesmix.latent import latent_field, new_state
 
     design = bayesmix.build_design("incidence ~ period + (1 | herd)", _cbpp(), "poisson")
-    obj = GlmmObjective(new_state(laplace_problem(design)), 1)
+    obj = GlmmObjective(new_state(latent_field(design)), 1)
     x = np.array([0.5, -1.5, -0.9, -1.0, -1.4])
     first = obj(x)
     obj(x + np.array([2.0, 1.0, -1.0, 0.5, 0.5]))

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 import bayesmix
-from bayesmix.backends.laplace.pirls import GlmmObjective
-from bayesmix.backends.laplace.pls import LmmObjective
-from bayesmix.backends.laplace.state import laplace_problem, new_state
+from bayesmix.backends.laplace.objective import GlmmObjective, LmmObjective
+from bayesmix.latent import latent_field, new_state
 from benchmarks.datagen import glmm_data
 
 
@@ -41,7 +40,7 @@ GLMM_CASES = [
 def test_laplace_deviance_gradient(formula, dataset, family, method):
     data = SYN if dataset is None else bayesmix.datasets.load(dataset)
     design = bayesmix.build_design(formula, data, family)
-    obj = GlmmObjective(new_state(laplace_problem(design, method)), 1)
+    obj = GlmmObjective(new_state(latent_field(design, method)), 1)
     x = np.concatenate([_start(design), np.full(design.p, 0.1)])
     x[design.n_theta] = -1.0
     _, grad = obj.value_and_grad(x)
@@ -65,7 +64,7 @@ def test_profiled_deviance_gradient(formula, dataset, weights, method, reml):
     data = bayesmix.datasets.load(dataset)
     data["w"] = 1.0 + np.arange(len(data)) % 3
     design = bayesmix.build_design(formula, data, weights=weights)
-    obj = LmmObjective(new_state(laplace_problem(design, method)), reml)
+    obj = LmmObjective(new_state(latent_field(design, method)), reml)
     x = _start(design, 0.7, 0.1)
     _, grad = obj.value_and_grad(x)
     fd = _fd(obj, x, 1e-6)

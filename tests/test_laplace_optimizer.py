@@ -24,10 +24,9 @@ from bayesmix.backends.laplace.gradient import theta_maps
 from bayesmix.backends.laplace.information import (boundary_curvature, glmm_information,
                                                    lmm_information)
 from bayesmix.backends.laplace.optimize import fd_hessian_from_gradient, minimize_newton
-from bayesmix.backends.laplace.pirls import GlmmObjective
-from bayesmix.backends.laplace.pls import LmmObjective
+from bayesmix.backends.laplace.objective import GlmmObjective, LmmObjective
 from bayesmix.backends.laplace.start import FLOOR, lmm_start
-from bayesmix.backends.laplace.state import laplace_problem, new_state
+from bayesmix.latent import latent_field, new_state
 from bayesmix.errors import OptionsError
 from benchmarks.datagen import glmm_data
 
@@ -132,7 +131,7 @@ def test_lmm_information_matches_dense_formula(formula, dataset, weights, reml):
     data = bayesmix.datasets.load(dataset)
     data["w"] = 1.0 + np.arange(len(data)) % 3
     design = bayesmix.build_design(formula, data, weights=weights)
-    obj = LmmObjective(new_state(laplace_problem(design)), reml)
+    obj = LmmObjective(new_state(latent_field(design)), reml)
     theta = np.where(np.isfinite(design.theta_lower), 0.8, 0.15)
     obj(theta)
     sol = obj.last
@@ -159,7 +158,7 @@ def test_glmm_information_matches_dense_formula():
     data = bayesmix.datasets.load("cbpp")
     design = bayesmix.build_design("cbind(incidence, size - incidence) ~ period + (1 | herd)",
                                    data, "binomial")
-    obj = GlmmObjective(new_state(laplace_problem(design)), 1)
+    obj = GlmmObjective(new_state(latent_field(design)), 1)
     obj(np.array([0.7, -1.2, -0.9, -1.1, -1.5]))
     res = obj.last
     H = glmm_information(obj.state, res, theta_maps(design))
@@ -176,7 +175,7 @@ def test_glmm_information_matches_dense_formula():
 def test_moment_start_on_balanced_nested_data_is_the_anova_estimate():
     ref = shared_fits("Pastes")["Pastes_lmer_REML"]
     design = bayesmix.build_design(ref["formula"], bayesmix.datasets.load("Pastes"))
-    theta = lmm_start(laplace_problem(design))
+    theta = lmm_start(latent_field(design))
     want = np.array(ref["theta"]["value"])
     # Balanced nested data: the moment equations (residuals and expectations projected off
     # X) are the ANOVA ones, whose positive solution is the REML estimate; lme4's optimizer
@@ -189,7 +188,7 @@ def test_moment_start_on_crossed_data_is_near_the_estimate():
     data = glmm_data(20_000, 300, family="gaussian", crossed_levels=60, seed=5)
     formula = "y ~ 1 + x + (1 + x | g) + (1 | h)"
     design = bayesmix.build_design(formula, data)
-    start = lmm_start(laplace_problem(design))
+    start = lmm_start(latent_field(design))
     fit = bayesmix.fit(formula, data, draws=0)
     # Sampling error of the moment estimates: ~SD/√(2·levels), 0.03 for g, 0.04 for h;
     # bound at three of those on every entry of θ (σ ≈ 1 here).

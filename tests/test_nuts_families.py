@@ -69,13 +69,13 @@ def test_samplers_and_modes_give_the_same_posterior(other):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"draw": 100}, "unknown option 'draw' for backend 'nuts'; valid options: draws, tune"),
+        ({"draw": 100}, "unknown option 'draw' for backend 'nuts'; valid options: draws, chains"),
         ({"draws": 0}, "draws must be an integer"),
         ({"chains": 2.5}, "chains must be an integer"),
         ({"sampler": "stan"}, "sampler='stan' is not valid; choose one of: 'nutpie', 'pymc'"),
         ({"target_accept": 1.0}, "target_accept must lie strictly between 0 and 1"),
         ({"sampler": "pymc", "mass_matrix": "low_rank"}, "needs sampler='nutpie'"),
-        ({"log_likelihood": "yes"}, "log_likelihood='yes' is not valid"),
+        ({"log_likelihood": "yes"}, "log_likelihood must be 'auto', True or False, not 'yes'"),
         ({"parameterization": "centered"}, "choose one of: 'auto', 'centred', 'noncentred'"),
     ],
 )
@@ -87,9 +87,9 @@ def test_bad_options_are_named(kwargs, match):
 
 @pytest.mark.filterwarnings("ignore::bayesmix.errors.ConvergenceWarning")
 def test_large_log_likelihood_is_skipped_with_a_message(monkeypatch):
-    from bayesmix.backends.nuts import fit as fit_module
+    from bayesmix.results import storage
 
-    monkeypatch.setattr(fit_module, "LOG_LIKELIHOOD_AUTO_MAX", 1000)
+    monkeypatch.setattr(storage, "LOG_LIKELIHOOD_VALUES", 1000)
     data = bm.datasets.load("sleepstudy")
     fit = bm.fit("Reaction ~ Days + (1 | Subject)", data, backend="nuts", draws=50, tune=50,
                  chains=1, seed=1, progressbar=False)

@@ -24,7 +24,7 @@ _LINKS = {
     "bernoulli": ("logit", "probit", "cloglog"),
     "binomial": ("logit", "probit", "cloglog"),
     "poisson": ("log", "identity"),
-    "ordinal": ("logit",),
+    "ordinal": ("logit", "probit"),
 }
 _ALIASES = {"normal": "gaussian", "cumulative": "ordinal", "logistic": "bernoulli"}
 
@@ -41,8 +41,8 @@ class Family:
     Parameters
     ----------
     name : {"gaussian", "bernoulli", "binomial", "poisson", "ordinal"}
-        ``"ordinal"`` is the cumulative-logit (proportional odds) model
-        ``logit P(y ≤ j) = α_j − η`` with thresholds α estimated.
+        ``"ordinal"`` is the cumulative model ``g(P(y ≤ j)) = α_j − η`` with thresholds α
+        estimated: proportional odds with the logit link (the default), or the probit link.
     link : str or Link, optional
         Defaults to the canonical link of the family.
     """

@@ -72,14 +72,21 @@ def _log_inv(eta):
     return np.maximum(np.exp(np.minimum(eta, _MAX_EXP)), _EPS)
 
 
+def _identity(x):
+    return x
+
+
+def _cloglog(mu):
+    return np.log(-np.log1p(-mu))
+
+
+# Module-level functions only (no lambdas), so that a Link, and with it a Fit, pickles.
 LINKS: dict[str, Link] = {
-    "identity": Link("identity", lambda mu: mu, lambda eta: eta, np.ones_like),
+    "identity": Link("identity", _identity, _identity, np.ones_like),
     "log": Link("log", np.log, _log_inv, _log_inv),
     "logit": Link("logit", special.logit, _logit_inv, _logit_mu_eta),
     "probit": Link("probit", special.ndtri, _probit_inv, _probit_mu_eta),
-    "cloglog": Link(
-        "cloglog", lambda mu: np.log(-np.log1p(-mu)), _cloglog_inv, _cloglog_mu_eta
-    ),
+    "cloglog": Link("cloglog", _cloglog, _cloglog_inv, _cloglog_mu_eta),
 }
 
 

@@ -1,4 +1,9 @@
-"""Point estimates at the mode, as the mode-based backends (laplace, map) report them."""
+"""Point estimates at the mode, as the mode-based backends (laplace, map) report them.
+
+They travel inside the InferenceData, in a group ``mode`` (as pymc-extras stores its Laplace
+fit): :meth:`Estimates.to_dataset` writes it and :meth:`Estimates.from_dataset` reads it back,
+so the tables, ``predict`` and a saved fit read one source.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TermEstimate", "Estimates"]
+from . import naming
+
+__all__ = ["TermEstimate", "Estimates", "correlation", "MODE_GROUP"]
+
+MODE_GROUP = "mode"
+
+
+def correlation(cov: np.ndarray) -> np.ndarray:
+    """The correlation matrix of a covariance matrix, the rule every backend follows: the
+    correlation with a column of zero variance is undefined (NaN), as R's ``cov2cor``;
+    values are clipped into [−1, 1] against rounding; the diagonal is 1."""
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cor = cov / np.outer(sd, sd)
+    cor[~np.isfinite(cor)] = np.nan
+    cor = np.clip(cor, -1.0, 1.0)
+    np.fill_diagonal(cor, 1.0)
+    return cor
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,3 +99,63 @@ class Estimates:
         if self.beta_cov is None:
             return None
         return np.sqrt(np.clip(np.diag(self.beta_cov), 0, None))
+
+    def to_dataset(self, design):
+        """The estimates as an xarray Dataset with the shared names and dims (the ``mode``
+        group of a fit's InferenceData); covariances get a second dim ``<dim>2``."""
+        import xarray as xr
+
+        coords = naming.coords(design)
+        data = {naming.BETA: ([naming.COEF], self.beta)}
+        extra = {naming.COEF + "2": list(design.x_names)}
+        if self.beta_cov is not None:
+            data["beta_cov"] = ([naming.COEF, naming.COEF + "2"], self.beta_cov)
+        if self.sigma is not None:
+            data[naming.SIGMA] = ([], float(self.sigma))
+        if self.cutpoints is not None:
+            data[naming.CUTPOINTS] = ([naming.CUTPOINT], self.cutpoints)
+            extra[naming.CUTPOINT + "2"] = coords[naming.CUTPOINT]
+            if self.cutpoints_cov is not None:
+                data["cutpoints_cov"] = ([naming.CUTPOINT, naming.CUTPOINT + "2"],
+                                         self.cutpoints_cov)
+        if self.theta is not None:
+            data["theta"] = (["theta_name"], np.asarray(self.theta, dtype=float))
+            extra["theta_name"] = list(design.theta_names)
+        for t, te in zip(design.terms, self.terms):
+            term, level = naming.term_dim(t.label), naming.level_dim(t.label)
+            data[naming.sd_var(t.label)] = ([term], te.sd)
+            data[naming.b_var(t.label)] = ([level, term], te.b)
+            if te.b_sd is not None:
+                data["b_sd_" + t.label] = ([level, term], te.b_sd)
+            if te.sd_se is not None:
+                data["sd_se_" + t.label] = ([term], te.sd_se)
+            if te.cor is not None:
+                term2 = naming.term2_dim(t.label)
+                data[naming.cor_var(t.label)] = ([term, term2], te.cor)
+                if te.cor_se is not None:
+                    data["cor_se_" + t.label] = ([term, term2], te.cor_se)
+        used = {d for dims, _ in data.values() for d in dims}
+        all_coords = {k: v for k, v in {**coords, **extra}.items() if k in used}
+        return xr.Dataset({k: (dims, np.asarray(v)) for k, (dims, v) in data.items()},
+                          coords=all_coords)
+
+    @classmethod
+    def from_dataset(cls, ds, design) -> "Estimates":
+        """Read back what :meth:`to_dataset` wrote."""
+
+        def get(name):
+            return ds[name].values if name in ds else None
+
+        terms = []
+        for t in design.terms:
+            terms.append(TermEstimate(
+                label=t.label, sd=ds[naming.sd_var(t.label)].values,
+                cor=get(naming.cor_var(t.label)), b=ds[naming.b_var(t.label)].values,
+                b_sd=get("b_sd_" + t.label), sd_se=get("sd_se_" + t.label),
+                cor_se=get("cor_se_" + t.label),
+            ))
+        sigma = get(naming.SIGMA)
+        return cls(beta=ds[naming.BETA].values, beta_cov=get("beta_cov"),
+                   sigma=None if sigma is None else float(sigma), terms=tuple(terms),
+                   cutpoints=get(naming.CUTPOINTS), cutpoints_cov=get("cutpoints_cov"),
+                   theta=get("theta"))

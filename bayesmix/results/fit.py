@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..spec import ModelSpec
-from .estimates import Estimates
+from .estimates import MODE_GROUP, Estimates
 from .predict import predict as _predict
 from .tables import fixef_table, ranef_table, thresholds_table, varcorr_table
 
@@ -94,16 +95,23 @@ class Fit:
         Design and priors.
     idata : arviz.InferenceData
         Draws with the shared names (:mod:`bayesmix.results.naming`); ``idata.attrs`` says
-        which backend produced them and whether they are approximate.
+        which backend produced them, whether they are approximate and whether the tables
+        report the mode or the posterior (``inference``); mode-based fits keep their
+        estimates in the group ``mode``.
     info : FitInfo
-    estimates : Estimates or None
-        Point estimates at the mode (laplace, map); None for sampled fits.
     """
 
     spec: ModelSpec
     idata: az.InferenceData
     info: FitInfo
-    estimates: Estimates | None = None
+
+    @cached_property
+    def estimates(self) -> Estimates | None:
+        """Point estimates at the mode (read from ``idata.mode``) when the fit reports the
+        mode (flat-prior laplace, map); None for fits that report the posterior."""
+        if self.idata.attrs.get("inference") != "mode" or MODE_GROUP not in self.idata.groups():
+            return None
+        return Estimates.from_dataset(self.idata[MODE_GROUP], self.design)
 
     @property
     def design(self):

@@ -23,10 +23,12 @@ __all__ = ["make_idata"]
 
 def make_idata(
     spec: ModelSpec,
-    posterior: Mapping[str, np.ndarray],
+    posterior: Mapping[str, np.ndarray] | None,
     *,
     backend: str,
     approximation: str,
+    inference: str = "posterior",
+    mode=None,
     log_likelihood: Mapping[str, np.ndarray] | None = None,
     sample_stats: Mapping[str, np.ndarray] | None = None,
     extra_dims: Mapping[str, list[str]] | None = None,
@@ -38,14 +40,20 @@ def make_idata(
     Parameters
     ----------
     spec : ModelSpec
-    posterior : mapping name → array (chain, draw, ...)
+    posterior : mapping name → array (chain, draw, ...), or None
         Must use the shared names for the shared quantities (``beta``, ``sd_<label>``, ...);
-        backend-specific variables are allowed with ``extra_dims``.
+        backend-specific variables are allowed with ``extra_dims``. None: no draws (a
+        mode-based fit with ``draws=0``).
     backend : str
         ``"nuts"``, ``"laplace"``, ``"map"``.
     approximation : str
         How the draws represent the posterior, e.g. ``"exact (MCMC)"`` or
         ``"Gaussian at the mode"``; stored in attrs so approximate results are labelled.
+    inference : {"posterior", "mode"}
+        What the fit's tables report: summaries of the posterior draws, or the estimates at
+        the mode (``mode``).
+    mode : Estimates, optional
+        Estimates at the mode, stored as the group ``mode``.
     log_likelihood : mapping, optional
         Pointwise log-likelihood ``{"y": (chain, draw, n)}``.
     sample_stats : mapping, optional
@@ -77,6 +85,7 @@ def make_idata(
         "inference_library": "bayesmix",
         "backend": backend,
         "approximation": approximation,
+        "inference": inference,
         "formula": design.formula,
         "family": design.family.name,
         "link": design.family.link.name,
@@ -86,7 +95,7 @@ def make_idata(
         info.update({k: v if isinstance(v, (str, int, float)) else json.dumps(v, default=str)
                      for k, v in attrs.items()})
     idata = az.from_dict(
-        posterior=dict(posterior),
+        posterior=dict(posterior) if posterior is not None else None,
         log_likelihood=dict(log_likelihood) if log_likelihood else None,
         sample_stats=dict(sample_stats) if sample_stats else None,
         observed_data={naming.Y: design.y},
@@ -95,4 +104,10 @@ def make_idata(
         dims=dims,
         attrs=info,
     )
+    if mode is not None:
+        from .estimates import MODE_GROUP
+
+        group = mode.to_dataset(design)
+        group.attrs.update(info)
+        idata.add_groups({MODE_GROUP: group})
     return idata

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from ...families import kernels as fk
+from ...latent import FieldState
+from ...latent.mode import Mode
 from . import _gradient_kernels as gk
-from .pirls import GlmKernel, PirlsResult
-from .state import SolverState
 
-__all__ = ["ThetaMaps", "theta_maps", "laplace_gradient", "lmm_gradient", "CANONICAL"]
+__all__ = ["ThetaMaps", "theta_maps", "laplace_gradient", "lmm_gradient"]
 
-CANONICAL = {("bernoulli", "logit"), ("binomial", "logit"), ("poisson", "log")}
 # Smallest |diagonal of T_k| (relative to its largest entry) for the block formula of
 # ∂log|A|/∂θ; below it the per-row blocks of A⁻¹ are used (no cancellation).
 _BLOCK_FORMULA_MIN = 1e-3
@@ -59,13 +59,15 @@ def theta_maps(design) -> ThetaMaps:
     return ThetaMaps(entry, np.ascontiguousarray(dm))
 
 
-def laplace_gradient(state: SolverState, kernel: GlmKernel, res: PirlsResult,
+def laplace_gradient(state: FieldState, res: Mode,
                      maps: ThetaMaps) -> tuple[np.ndarray, np.ndarray]:
     """(∂F/∂θ, ∂F/∂β) at the PIRLS mode ``res``; the state's factor must be at the mode."""
-    pb = state.problem
-    n, width = pb.n, pb.structure.width
-    mu, w, score = res.mu, res.w, res.score
-    wprime = w if kernel.family == 1 else w * (1.0 - 2.0 * mu)
+    field = state.field
+    n, width = field.n, field.structure.width
+    w, score = res.w, res.score
+    # w' = dW/dη: W = μ for the Poisson log link, nμ(1 − μ) for the logit link.
+    wprime = (w if field.family == fk.POISSON
+              else w * (1.0 - 2.0 * (0.5 + 0.5 * np.tanh(0.5 * res.eta))))
     data = state.zl.data
     rinv = state.factor.row_inverse()
     v = np.empty(n)
@@ -73,9 +75,9 @@ def laplace_gradient(state: SolverState, kernel: GlmKernel, res: PirlsResult,
     gk.leverage_pass(data, width, rinv, w, wprime, maps.dm, maps.entry, v, g_theta)
     z = state.factor.solve(state.zl.T @ v)
     c = np.empty(n)
-    gk.coefficient_pass(data, pb.structure.indices, width, w, score, v, z, res.u, maps.dm,
+    gk.coefficient_pass(data, field.structure.indices, width, w, score, v, z, res.u, maps.dm,
                         maps.entry, c, g_theta)
-    g_beta = pb.X.T @ c if pb.p else np.zeros(0)
+    g_beta = field.X.T @ c if field.p else np.zeros(0)
     return g_theta, g_beta
 
 
@@ -105,7 +107,7 @@ def _logdet_gradient_from_blocks(design, theta, inv_blocks, nt) -> np.ndarray | 
     return grad
 
 
-def lmm_gradient(state: SolverState, sol, reml: bool, maps: ThetaMaps,
+def lmm_gradient(state: FieldState, sol, reml: bool, maps: ThetaMaps,
                  inv_blocks: list[np.ndarray] | None = None) -> np.ndarray:
     """Gradient over θ of lme4's profiled deviance / REML criterion at a PLS solution.
 
@@ -118,33 +120,33 @@ def lmm_gradient(state: SolverState, sol, reml: bool, maps: ThetaMaps,
 
     ``inv_blocks`` are the factor's diagonal blocks of A⁻¹ per term (computed when None).
     """
-    pb = state.problem
-    design = pb.design
-    w = np.zeros(0) if pb.weights is None else pb.weights
-    resid = pb.y - pb.offset - state.zl @ sol.u
-    if pb.p:
-        resid -= pb.X @ sol.beta
+    field = state.field
+    design = field.design
+    w = np.zeros(0) if field.weights is None else field.weights
+    resid = field.y - field.offset - state.zl @ sol.u
+    if field.p:
+        resid -= field.X @ sol.beta
     nt = len(maps.entry)
     g_ldl, g_pw, g_rx = np.zeros(nt), np.zeros(nt), np.zeros(nt)
-    if reml and pb.p:
+    if reml and field.p:
         V = np.ascontiguousarray(state.factor.solve_Lt(sol.RZX))
-        E = pb.X - state.zl @ V
-        if pb.weights is not None:
-            E *= pb.weights[:, None]
-        Rinv = solve_triangular(sol.RX, np.eye(pb.p))
+        E = field.X - state.zl @ V
+        if field.weights is not None:
+            E *= field.weights[:, None]
+        Rinv = solve_triangular(sol.RX, np.eye(field.p))
         K = np.ascontiguousarray(E @ (Rinv @ Rinv.T))
     else:
-        V, K = np.zeros((pb.q, 0)), np.zeros((pb.n, 0))
+        V, K = np.zeros((field.q, 0)), np.zeros((field.n, 0))
     if inv_blocks is None:
-        inv_blocks = state.factor.inverse_diag_blocks(pb.blocks)
+        inv_blocks = state.factor.inverse_diag_blocks(field.blocks)
     from_blocks = _logdet_gradient_from_blocks(design, state.theta, inv_blocks, nt)
-    width = pb.structure.width
+    width = field.structure.width
     rinv = (np.zeros((0, width, width)) if from_blocks is not None
             else state.factor.row_inverse())
-    gk.lmm_pass(state.zl.data, pb.structure.indices, width, rinv, w, resid, sol.u,
+    gk.lmm_pass(state.zl.data, field.structure.indices, width, rinv, w, resid, sol.u,
                 maps.dm, maps.entry, K, V, g_ldl, g_pw, g_rx)
     if from_blocks is not None:
         g_ldl = from_blocks
-    dof = pb.n - pb.p if reml else pb.n
+    dof = field.n - field.p if reml else field.n
     grad = g_ldl + dof * g_pw / sol.pwrss
     return grad + g_rx if reml else grad

@@ -30,65 +30,65 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from ...latent import FieldState
 from . import _gradient_kernels as gk
 from .gradient import ThetaMaps
-from .state import SolverState
 
 __all__ = ["theta_directions", "lmm_information", "glmm_information", "boundary_curvature"]
 
 
-def theta_directions(state: SolverState, maps: ThetaMaps, s: np.ndarray,
+def theta_directions(state: FieldState, maps: ThetaMaps, s: np.ndarray,
                      u: np.ndarray) -> np.ndarray:
     """a_t = M_t u + M (M_tᵀ s) for every θ_t: shape (n, n_theta)."""
-    pb = state.problem
-    cols, width = pb.structure.indices, pb.structure.width
-    h = gk.dm_transpose(cols, width, maps.dm, maps.entry, s, pb.q)
+    field = state.field
+    cols, width = field.structure.indices, field.structure.width
+    h = gk.dm_transpose(cols, width, maps.dm, maps.entry, s, field.q)
     A = np.ascontiguousarray(state.zl @ h)
     gk.dm_times(cols, width, maps.dm, maps.entry, u, A)
     return A
 
 
-def _gram(state: SolverState, w: np.ndarray | None, A: np.ndarray, with_x: bool = False,
+def _gram(state: FieldState, w: np.ndarray | None, A: np.ndarray, with_x: bool = False,
           RX: np.ndarray | None = None, RZX: np.ndarray | None = None) -> np.ndarray:
     """BᵀV₀⁻¹B = BᵀWB − ‖L⁻¹PMᵀWB‖² (Woodbury) for B = A, or [A, √2 X] when ``with_x``;
     BᵀP₀B when R_X, R_ZX are given (β profiled: minus ‖R_X⁻ᵀ(XᵀWB − R_ZXᵀL⁻¹PMᵀWB)‖²).
     A few passes over the rows and one half-solve with the state's factor."""
-    pb = state.problem
+    field = state.field
     wv = np.zeros(0) if w is None else w
-    st = pb.structure
-    blocks = [A, np.sqrt(2.0) * pb.X] if with_x and pb.p else [A]
+    st = field.structure
+    blocks = [A, np.sqrt(2.0) * field.X] if with_x and field.p else [A]
     C = np.hstack([gk.weighted_cross(state.zl.data, st.indices, st.width, wv,
-                                     np.ascontiguousarray(b), pb.q) for b in blocks])
+                                     np.ascontiguousarray(b), field.q) for b in blocks])
     WB = [b if w is None else b * w[:, None] for b in blocks]
     G = np.block([[wb.T @ b for b in blocks] for wb in WB])
     Y = state.factor.solve_L(C)
     H = G - Y.T @ Y
     if RX is not None:
-        XtWA = (pb.X.T if w is None else pb.X.T * w) @ A
+        XtWA = (field.X.T if w is None else field.X.T * w) @ A
         Zb = solve_triangular(RX, XtWA - RZX.T @ Y, trans="T")
         H -= Zb.T @ Zb
     return 0.5 * (H + H.T)
 
 
-def lmm_information(state: SolverState, sol, reml: bool, maps: ThetaMaps) -> np.ndarray:
+def lmm_information(state: FieldState, sol, reml: bool, maps: ThetaMaps) -> np.ndarray:
     """Average information of the profiled deviance (ML) or REML criterion over θ at a PLS
     solution whose factor is the state's current one."""
-    pb = state.problem
-    resid = pb.y - pb.offset - state.zl @ sol.u
-    if pb.p:
-        resid -= pb.X @ sol.beta
-    s = resid if pb.weights is None else pb.weights * resid
+    field = state.field
+    resid = field.y - field.offset - state.zl @ sol.u
+    if field.p:
+        resid -= field.X @ sol.beta
+    s = resid if field.weights is None else field.weights * resid
     A = theta_directions(state, maps, s, sol.u)
-    profiled = reml and pb.p
-    APA = _gram(state, pb.weights, A, RX=sol.RX if profiled else None,
+    profiled = reml and field.p
+    APA = _gram(state, field.weights, A, RX=sol.RX if profiled else None,
                 RZX=sol.RZX if profiled else None)
-    nu = pb.n - pb.p if reml else pb.n
+    nu = field.n - field.p if reml else field.n
     sigma2 = sol.pwrss / nu
     sa = s @ A
     return APA / sigma2 - np.outer(sa, sa) / (nu * sigma2**2)
 
 
-def glmm_information(state: SolverState, res, maps: ThetaMaps) -> np.ndarray:
+def glmm_information(state: FieldState, res, maps: ThetaMaps) -> np.ndarray:
     """Average information of the Laplace deviance over (θ, β) at a PIRLS mode whose
     weights the state's factor holds."""
     A = theta_directions(state, maps, res.score, res.u)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ...errors import OptionsError
 from ...linalg import METHODS
+from ..options import DrawOptions
 
 __all__ = ["LaplaceOptions", "OPTIMIZERS"]
 
@@ -13,8 +14,10 @@ OPTIMIZERS = ("cobyqa", "lbfgsb", "powell")
 
 
 @dataclass(frozen=True)
-class LaplaceOptions:
-    """Options of the Laplace backend.
+class LaplaceOptions(DrawOptions):
+    """Options of the Laplace backend (``draws``, ``chains``, ``seed`` and
+    ``log_likelihood`` as every backend: :class:`~bayesmix.backends.options.DrawOptions`;
+    the draws come from the Gaussian approximation at the mode).
 
     Attributes
     ----------
@@ -23,9 +26,10 @@ class LaplaceOptions:
         (False). None means True for the Gaussian family; setting True for another family is an
         error (REML is defined for linear mixed models only).
     nagq : {1, 0}
-        Non-Gaussian families: 1 = Laplace approximation with θ and β optimized together
-        outside PIRLS (glmer's default nAGQ = 1); 0 = β estimated inside PIRLS and only θ
-        optimized (glmer's nAGQ = 0: faster, slightly different estimates). Adaptive
+        Non-Gaussian families: 1 = Laplace approximation with θ and β (and the ordinal
+        thresholds) optimized together outside PIRLS (glmer's default nAGQ = 1, clmm's
+        Laplace); 0 = β estimated inside PIRLS and only θ optimized (glmer's nAGQ = 0:
+        faster, slightly different estimates; not for the ordinal family). Adaptive
         Gauss-Hermite quadrature (nAGQ > 1) is not implemented.
     optimizer : {"cobyqa", "lbfgsb", "powell"}
         Derivative-free bounded optimizer, used when ``gradient`` is False or no analytic
@@ -39,9 +43,10 @@ class LaplaceOptions:
     max_evals : int
         Maximum evaluations of the objective per optimization stage.
     pirls_tol : float
-        PIRLS stops when the Newton decrement falls below ``pirls_tol`` × (1 + penalized
-        deviance) (or stalls at the rounding floor). Tight by default: the Laplace deviance's
-        log-determinant is first-order sensitive to an unconverged u.
+        PIRLS stops when the Newton decrement (the squared distance to the mode in
+        standard-error units) falls below ``pirls_tol``, or stalls at the rounding floor of
+        the objective. Tight by default: the Laplace deviance's log-determinant is
+        first-order sensitive to an unconverged u.
     pirls_max_iter : int
         Maximum PIRLS iterations (each with up to 10 step halvings).
     gradient : {"auto", True, False}
@@ -62,24 +67,13 @@ class LaplaceOptions:
         falls below gtol², i.e. when the gradient is below gtol in standard-error units (the
         distance to the optimum in standard errors of the estimates).
     hessian : bool
-        GLMMs with nagq = 1: standard errors of β̂ from the finite-difference Hessian of the
-        Laplace deviance over (θ, β), as lme4's ``vcov`` (True), or from the PIRLS system at
-        θ̂, ignoring the uncertainty of θ̂ (False, cheaper).
+        GLMMs with nagq = 1: the covariance of β̂ (and of the ordinal thresholds) is twice
+        the inverse of the Hessian of the Laplace deviance over (θ, β, α), by finite
+        differences, as lme4's ``vcov`` and clmm (True); or the covariance of the joint
+        Gaussian of (u, β) at θ̂, which ignores the uncertainty of θ̂ (False, cheaper). The
+        draws of β in ``idata`` have the same covariance.
     factorization : {"auto", "blocked", "cholmod"}
         Sparse Cholesky method (see :func:`bayesmix.linalg.analyze`).
-    draws : int
-        Number of draws from the Gaussian approximation at the mode stored in ``idata``
-        (0 stores the mode only, as a single draw), at most ``max_stored`` / (rows + random
-        effects + fixed effects) (a message says when the cap applies).
-    max_stored : int
-        Cap on draws × (rows + random effects + fixed effects), the numbers the draws and
-        their pointwise log-likelihood put in ``idata``. The default, 5 million (40 MB),
-        keeps 1,000 draws up to about 5,000 rows; InstEval (73k rows) gets 64 draws, a
-        million rows 4. Writing that memory is most of the cost of the draws (measured on
-        InstEval: 257 draws, 160 MB, took 0.3-0.6 s, as long as the fit; 64 draws 0.1 s).
-        Raise it for more draws on large data.
-    seed : int or None
-        Seed of those draws.
     """
 
     reml: bool | None = None
@@ -94,11 +88,9 @@ class LaplaceOptions:
     gtol: float = 1e-5
     hessian: bool = True
     factorization: str = "auto"
-    draws: int = 1000
-    max_stored: int = 5_000_000
-    seed: int | None = 0
 
     def __post_init__(self):
+        self._check_draw_options(min_draws=0)
         if self.reml not in (None, True, False):
             raise OptionsError(f"reml must be True, False or None, not {self.reml!r}")
         if isinstance(self.nagq, bool) or not isinstance(self.nagq, int) or self.nagq < 0:
@@ -121,8 +113,7 @@ class LaplaceOptions:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise OptionsError(f"{name} must be a positive number, not {value!r}")
-        for name, least in (("max_evals", 1), ("pirls_max_iter", 1), ("draws", 0),
-                            ("max_stored", 1)):
+        for name, least in (("max_evals", 1), ("pirls_max_iter", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise OptionsError(f"{name} must be an integer ≥ {least}, not {value!r}")
@@ -132,6 +123,3 @@ class LaplaceOptions:
                                                                          (bool, str)):
             raise OptionsError(f"gradient must be 'auto', True or False, not "
                                f"{self.gradient!r}")
-        if self.seed is not None and (isinstance(self.seed, bool)
-                                      or not isinstance(self.seed, int)):
-            raise OptionsError(f"seed must be an integer or None, not {self.seed!r}")

@@ -12,23 +12,21 @@ from scipy import special
 from threadpoolctl import threadpool_limits
 
 from ...errors import BayesmixWarning, ConvergenceWarning, FamilyError
+from ...families import kernels as fk
+from ...latent import newton
+from ...latent.rows.gaussian import draw, uncertainty
+from ...latent.rows.layout import make_layout
+from ...latent.rows.system import Hessian, Problem, RowsSystem, make_chunks, new_state
 from ...results import Estimates, Fit, FitInfo
+from ...results.storage import default_draws
 from ...spec import ModelSpec
-from . import result
+from . import packing
 from .covariance import resolve_covariance
-from .layout import make_layout
-from .newton import solve
 from .options import MapOptions
-from .problem import Hessian, Problem, make_chunks, new_state
-from .rows import FAMILY_CODES
-from .uncertainty import draw, uncertainty
 
 __all__ = ["fit_map"]
 
-_CANONICAL = {"gaussian": "identity", "bernoulli": "logit", "binomial": "logit",
-              "poisson": "log", "ordinal": "logit"}
-# Draws kept by default: all of them for small models, fewer as q grows (≈ 2·10⁷ values).
-_DRAW_VALUES = 20_000_000
+# With a large crossed term every block of (up to 8) draws costs a CG solve: one block.
 _DRAWS_ITERATIVE = 8
 # Below this many rows a fit runs on one thread: waking a thread team for every kernel costs
 # more than the work it shares.
@@ -39,10 +37,12 @@ _LOGIT_EXTREME = 30.0
 
 
 def _check_family(family) -> None:
-    if _CANONICAL.get(family.name) != family.link.name:
+    # Exact Newton on a convex objective: canonical links, and the ordinal family (whose
+    # cumulative logit / probit is log-concave in (α, η)).
+    if not (family.is_canonical or family.name == "ordinal"):
         raise FamilyError(
             f"the 'map' backend fits canonical links (gaussian identity, bernoulli/binomial "
-            f"logit, poisson log, ordinal logit), not {family.name} with the "
+            f"logit, poisson log) and the ordinal family, not {family.name} with the "
             f"{family.link.name!r} link; use backend='laplace' or backend='nuts' for it"
         )
 
@@ -61,18 +61,12 @@ def _priors(spec: ModelSpec, P: int, n_alpha: int) -> tuple[np.ndarray, np.ndarr
 
 def _loglik_constant(design, sigma) -> float:
     """−Σ log p(y_i|η_i) minus the kernels' f_i, which leave these constants out."""
-    fam, y = design.family.name, design.y
     w = np.ones(design.n) if design.weights is None else design.weights
-    if fam == "gaussian":
+    if design.family.name == "gaussian":
         pos = w > 0
         return float(np.sum(0.5 * np.log(2 * np.pi * sigma**2) - 0.5 * np.log(w[pos])))
-    if fam == "binomial" and design.trials is not None:
-        N = design.trials
-        log_choose = special.gammaln(N + 1) - special.gammaln(y + 1) - special.gammaln(N - y + 1)
-        return float(-np.sum(w * log_choose))
-    if fam == "poisson":
-        return float(np.sum(w * special.gammaln(y + 1)))
-    return 0.0
+    family, _ = fk.codes(design.family)
+    return float(-np.sum(w * fk.row_constants(family, design.y, design.trials)))
 
 
 def _start(design, P: int, n_alpha: int) -> np.ndarray:
@@ -86,7 +80,8 @@ def _start(design, P: int, n_alpha: int) -> np.ndarray:
     if fam == "ordinal":
         counts = np.bincount(y.astype(np.int64), weights=w, minlength=n_alpha + 1)
         cum = np.clip(np.cumsum(counts)[:-1] / counts.sum(), 1e-4, 1 - 1e-4)
-        alpha = special.logit(cum)
+        quantile = special.logit if design.family.link.name == "logit" else special.ndtri
+        alpha = quantile(cum)
         gam[:n_alpha] = alpha + 1e-3 * np.arange(n_alpha)
         return gam
     if "(Intercept)" not in design.x_names:
@@ -105,11 +100,11 @@ def _start(design, P: int, n_alpha: int) -> np.ndarray:
 
 
 def _n_draws(options: MapOptions, q: int, P: int, iterative: bool) -> int:
-    if options.draws is not None:
-        return options.draws
-    n = int(np.clip(_DRAW_VALUES // (q + P), 10, 1000))
-    # with a large crossed term every block of (up to 8) draws costs a CG solve: one block
-    return min(n, _DRAWS_ITERATIVE) if iterative else n
+    chains = options.chains or 1
+    n = default_draws(options.draws, chains, q, P)
+    if options.draws is None and iterative:
+        n = min(n, _DRAWS_ITERATIVE)
+    return n
 
 
 def _add_correction(est: Estimates, correction) -> Estimates:
@@ -151,18 +146,26 @@ def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
     _check_family(design.family)
     clock = _Clock()
     cov = resolve_covariance(design, options.covariance, options.sigma)
-    layout = make_layout(design, cov, options.dense_max)
+    layout = make_layout(design, cov.factors, options.dense_max)
     n_alpha, P = layout.n_alpha, layout.P
     mean, prec = _priors(spec, P, n_alpha)
+    family, link = fk.codes(design.family)
     problem = Problem(
-        layout=layout, family_code=FAMILY_CODES[design.family.name],
+        layout=layout, family_code=family, link_code=link,
         sigma2=1.0 if cov.sigma is None else cov.sigma**2, prior_mean=mean, prior_prec=prec,
         const=_loglik_constant(design, cov.sigma), chunks=make_chunks(layout, P),
         cg_chunks=make_chunks(layout, P, per_thread=2),
     )
     st = new_state(problem, _start(design, P, n_alpha))
     clock.lap("layout")
-    info = solve(problem, st, options.tol, options.max_iter, options.cg_max_iter)
+    system = RowsSystem(problem, st, options.cg_max_iter)
+    info = newton(system, system.point(), tol=options.tol, max_iter=options.max_iter,
+                  max_halvings=40)
+    if info.iterations == 0 and not np.isfinite(info.F):
+        raise FloatingPointError(
+            "the objective is not finite at the starting values (an offset so large that "
+            "exp(η) overflows?)"
+        )
     clock.lap("optimize")
 
     H = Hessian(problem, st)
@@ -171,8 +174,8 @@ def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
     est = Estimates(
         beta=st.gam[n_alpha:layout.P0].copy(), beta_cov=unc.gamma0_cov[n_alpha:, n_alpha:],
         sigma=cov.sigma,
-        terms=result.term_estimates(design, cov.covariances, _modes(design, layout, st, cov),
-                                    unc.b_var),
+        terms=packing.term_estimates(design, cov.covariances,
+                                     _modes(design, layout, st, cov), unc.b_var),
         cutpoints=st.gam[:n_alpha].copy() if n_alpha else None,
         cutpoints_cov=unc.gamma0_cov[:n_alpha, :n_alpha] if n_alpha else None,
         theta=design.theta_from_covariances(list(cov.covariances),
@@ -180,34 +183,37 @@ def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
     )
     clock.lap("uncertainty")
 
-    n_draws = _n_draws(options, design.q, P, problem.iterative)
-    gam_draws, b_draws, cg_draws, correction = draw(
-        problem, st, H, cov.factors, design.terms, n_draws,
-        np.random.default_rng(options.seed), np.sqrt(options.cg_tol), options.cg_max_iter)
-    if correction is not None:
-        est = _add_correction(est, correction)
+    chains = options.chains or 1
+    n_draws = _n_draws(options, design.q, P, problem.iterative) if options.draws != 0 else 0
+    posterior, cg_draws = None, 0
+    if n_draws:
+        gam_draws, b_draws, cg_draws, correction = draw(
+            problem, st, H, cov.factors, design.terms, chains * n_draws,
+            np.random.default_rng(options.seed), np.sqrt(options.cg_tol),
+            options.cg_max_iter)
+        if correction is not None:
+            est = _add_correction(est, correction)
+        posterior = packing.posterior(spec, est, gam_draws, b_draws, n_alpha, chains)
     clock.lap("draws")
 
     singular = _singular(cov.covariances)
     b_sd_note = ("exact diagonal blocks of H^-1" if unc.exact_b_sd else
                  f"diagonal blocks of H^-1: exact within each term's own block plus a "
                  f"Rao-Blackwellised Monte Carlo estimate of the coupling between terms from "
-                 f"the {n_draws} draws")
-    idata = result.build_idata(spec, est, gam_draws, b_draws, n_alpha,
-                               _approximation(problem, cov, options),
-                               {"draws": n_draws, "b_sd": b_sd_note})
-    clock.lap("idata")
+                 f"the {chains * n_draws} draws")
     solver = "pcg" if problem.iterative else ("schur+dense" if layout.dense else "schur")
+    grad = st.flat_gradient()
     extra = {
-        "objective": st.F, "grad_norm": info.grad_norm, "rel_change": info.rel_change,
-        "newton_decrement": info.decrement, "passes": info.passes,
+        "objective": st.F, "grad_norm": float(np.max(np.abs(grad))) if grad.size else 0.0,
+        "newton_decrement": info.decrement, "passes": info.evaluations,
         "step_halvings": info.halvings, "solver": solver,
         "terms": {"primary": design.terms[layout.primary].label,
                   "dense": [design.terms[k].label for k in layout.dense],
                   "iterative": [design.terms[k].label for k in layout.iterative]},
-        "cg_iterations": info.cg_iterations, "cg_iterations_uncertainty": unc.cg_iterations,
-        "cg_iterations_draws": cg_draws, "b_sd": b_sd_note, "draws": n_draws,
-        "threads": nb.get_num_threads(), "chunks": len(problem.chunks) - 1,
+        "cg_iterations": tuple(system.cg_iterations),
+        "cg_iterations_uncertainty": unc.cg_iterations, "cg_iterations_draws": cg_draws,
+        "b_sd": b_sd_note, "draws": n_draws, "threads": nb.get_num_threads(),
+        "chunks": len(problem.chunks) - 1,
         "loglik": "conditional log-likelihood log p(y | beta, b) at the mode",
     }
     fit_info = FitInfo(
@@ -216,7 +222,11 @@ def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
         loglik=-st.F_data, loglik_label="conditional log-likelihood log p(y | β̂, b̂)",
         df=None, timings=clock.laps, extra=extra,
     )
-    return Fit(spec=spec, idata=idata, info=fit_info, estimates=est)
+    attrs = {"draws": n_draws, "b_sd": b_sd_note,
+             "seed": -1 if options.seed is None else options.seed}
+    return packing.pack(spec, fit_info, approximation=_approximation(problem, cov, options),
+                        inference="mode", posterior=posterior, estimates=est,
+                        log_likelihood=options.log_likelihood, attrs=attrs)
 
 
 class _Clock:
@@ -250,7 +260,7 @@ def _approximation(problem, cov, options) -> str:
     if problem.iterative:
         how = (f"; draws by perturbation (x = H^-1 eps, eps ~ N(0, H), conjugate gradients to "
                f"relative residual {np.sqrt(options.cg_tol):g})")
-    return result.APPROXIMATION.format(
+    return packing.APPROXIMATION.format(
         sigma=" and sigma" if cov.sigma is not None else "",
         sigma_name=", sigma" if cov.sigma is not None else "", how=how)
 
@@ -283,10 +293,10 @@ def _messages(spec, info, options, singular, est) -> tuple[str, ...]:
         warnings.warn(messages[-1], ConvergenceWarning, stacklevel=5)
     if not info.converged:
         messages.append(
-            f"Newton did not converge: {info.message}; the relative change of the objective "
-            f"in the last step was {info.rel_change:.2g} (tol {options.tol:g}). Increase "
-            "max_iter, or check for separation (a fixed effect growing without bound) and "
-            "give it a Normal prior"
+            f"Newton did not converge: {info.message}; the Newton decrement at the last "
+            f"point was {info.decrement:.2g} (tol {options.tol:g}). Increase max_iter, or "
+            "check for separation (a fixed effect growing without bound) and give it a "
+            "Normal prior"
         )
         warnings.warn(messages[-1], ConvergenceWarning, stacklevel=5)
     ignored = [k for k, src in spec.sources.items() if src == "user"

@@ -11,20 +11,22 @@ import numpy as np
 import pandas as pd
 
 from ...errors import OptionsError
+from ..options import DrawOptions
 
 __all__ = ["MapOptions"]
 
 
-def _positive_int(name: str, value, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
+def _positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise OptionsError(f"{name} must be a positive integer, not {value!r}")
 
 
 @dataclass(frozen=True)
-class MapOptions:
-    """Options of ``backend="map"``.
+class MapOptions(DrawOptions):
+    """Options of ``backend="map"`` (``draws``, ``chains``, ``seed`` and ``log_likelihood``
+    as every backend: :class:`~bayesmix.backends.options.DrawOptions`; the draws come from
+    the Gaussian approximation at the mode, and with a large crossed term solved by
+    conjugate gradients the automatic number is at most 8, one block of solves).
 
     Parameters
     ----------
@@ -39,17 +41,11 @@ class MapOptions:
     sigma : float, optional
         Residual SD of the gaussian family; overrides one taken from ``covariance``.
     tol : float
-        Stop when a full Newton step changes the objective (the negative log posterior) by at
-        most ``tol`` relative to its value.
+        Stop when the Newton decrement gᵀH⁻¹g (the squared distance to the mode in
+        standard-error units) falls below ``tol``, or stops shrinking at the rounding floor
+        of the objective.
     max_iter : int
         Newton iterations at most.
-    draws : int, optional
-        Draws from the Gaussian approximation at the mode put in ``idata.posterior``. None
-        chooses 1000 for small models and fewer as the number of random effects grows (at
-        least 10; about 2·10⁷ stored values in all), and 8 when a large crossed term is
-        solved by conjugate gradients (each block of up to 8 draws costs one solve).
-    seed : int, optional
-        Seed of the draws.
     dense_max : int
         Random effects of the smaller crossed terms (besides the term with the most effects)
         join β in the dense Schur block while their total stays at most this; larger crossed
@@ -64,10 +60,8 @@ class MapOptions:
 
     covariance: Any = None
     sigma: float | None = None
-    tol: float = 1e-9
+    tol: float = 1e-14
     max_iter: int = 100
-    draws: int | None = None
-    seed: int | None = None
     dense_max: int = 2000
     cg_tol: float = 1e-6
     cg_max_iter: int = 1000
@@ -75,6 +69,7 @@ class MapOptions:
     def __post_init__(self):
         from ...results import Fit
 
+        self._check_draw_options(min_draws=0)
         cov = self.covariance
         if cov is None:
             raise OptionsError(
@@ -109,12 +104,8 @@ class MapOptions:
             if not isinstance(value, numbers.Real) or not 0 < value < 1:
                 raise OptionsError(f"{name} must be a number in (0, 1), not {value!r}")
         _positive_int("max_iter", self.max_iter)
-        _positive_int("draws", self.draws, allow_none=True)
         _positive_int("dense_max", self.dense_max)
         _positive_int("cg_max_iter", self.cg_max_iter)
-        if self.seed is not None and (isinstance(self.seed, bool)
-                                      or not isinstance(self.seed, numbers.Integral)):
-            raise OptionsError(f"seed must be an integer or None, not {self.seed!r}")
 
 
 def _numeric(value) -> bool:

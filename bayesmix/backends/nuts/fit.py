@@ -8,13 +8,14 @@ import warnings
 import numpy as np
 
 from ...errors import ConvergenceWarning
-from ...results import FitInfo, make_idata, naming
+from ...results import FitInfo, naming
+from ...results.adapter import pack
 from ...results.fit import Fit
 from ...spec import ModelSpec
 from . import diagnostics
-from .draws import pointwise_loglik, posterior_draws
+from .draws import posterior_draws
 from .model import build_model
-from .options import LOG_LIKELIHOOD_AUTO_MAX, NutsOptions
+from .options import NutsOptions
 from .sample import cached, compile_model, sample, use_low_rank
 
 __all__ = ["fit_nuts"]
@@ -43,20 +44,6 @@ def _to_check(spec: ModelSpec, posterior: dict[str, np.ndarray]):
         else:
             checked[name] = draws
     return checked, subset
-
-
-def _log_likelihood(spec, posterior, options: NutsOptions, messages: list[str]):
-    if options.prior_only or options.log_likelihood is False:
-        return None
-    values = posterior[naming.BETA].shape[0] * posterior[naming.BETA].shape[1] * spec.design.n
-    if options.log_likelihood == "auto" and values > LOG_LIKELIHOOD_AUTO_MAX:
-        messages.append(
-            f"The pointwise log-likelihood ({values:,} values: chains × draws × rows) was not "
-            "stored to save memory; pass log_likelihood=True to store it (needed for "
-            "LOO / compare)."
-        )
-        return None
-    return {naming.Y: pointwise_loglik(spec, posterior)}
 
 
 def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
@@ -98,11 +85,6 @@ def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
     out.draws.clear()  # the sampler's z (as large as b) is no longer needed
     timings["convert"] = time.perf_counter() - start
 
-    messages: list[str] = []
-    start = time.perf_counter()
-    loglik = _log_likelihood(spec, posterior, options, messages)
-    timings["log_likelihood"] = time.perf_counter() - start
-
     start = time.perf_counter()
     checked, subset = _to_check(spec, posterior)
     skip = tuple(naming.cor_var(t.label) for t in spec.design.terms if t.correlated)
@@ -113,7 +95,6 @@ def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
     timings["diagnostics"] = time.perf_counter() - start
     for message in assessment.messages:
         warnings.warn(message, ConvergenceWarning, stacklevel=3)
-    messages = list(assessment.messages) + messages
 
     approximation = ("prior draws (MCMC, NUTS, prior_only=True)" if options.prior_only
                      else "exact (MCMC, NUTS)")
@@ -127,10 +108,6 @@ def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
         "target_accept": options.target_accept,
         "prior_only": int(options.prior_only),
     }
-    idata = make_idata(
-        spec, posterior, backend="nuts", approximation=approximation,
-        log_likelihood=loglik, sample_stats=out.stats, attrs=attrs,
-    )
     extra = {
         **assessment.summary,
         "sampler": options.sampler,
@@ -147,8 +124,11 @@ def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
         converged=assessment.status != diagnostics.NOT_CONVERGED,
         status=assessment.status,
         iterations=options.draws * options.chains,
-        messages=tuple(messages),
+        messages=assessment.messages,
         timings=timings,
         extra=extra,
     )
-    return Fit(spec=spec, idata=idata, info=info, estimates=None)
+    return pack(spec, info, approximation=approximation, inference="posterior",
+                posterior=posterior,
+                sample_stats=out.stats, attrs=attrs,
+                log_likelihood=False if options.prior_only else options.log_likelihood)

@@ -5,19 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import OptionsError
+from ..options import DrawOptions
 
-__all__ = ["NutsOptions", "LOG_LIKELIHOOD_AUTO_MAX"]
-
-# log_likelihood="auto" stores the pointwise log-likelihood when it has at most this many
-# values (chains × draws × rows; 400 MB in float64).
-LOG_LIKELIHOOD_AUTO_MAX = 50_000_000
+__all__ = ["NutsOptions"]
 
 _CHOICES = {
     "sampler": ("nutpie", "pymc"),
     "nutpie_mode": ("auto", "cfunc", "pyfunc"),
     "mass_matrix": ("auto", "diag", "low_rank"),
     "parameterization": ("auto", "centred", "noncentred"),
-    "log_likelihood": ("auto", True, False),
 }
 
 
@@ -27,13 +23,14 @@ def _integer(name: str, value, minimum: int) -> None:
 
 
 @dataclass(frozen=True)
-class NutsOptions:
-    """How the nuts backend samples.
+class NutsOptions(DrawOptions):
+    """How the nuts backend samples (``draws``, ``chains``, ``seed`` and ``log_likelihood``
+    as every backend: :class:`~bayesmix.backends.options.DrawOptions`).
 
     Parameters
     ----------
     draws : int
-        Draws kept per chain (after tuning).
+        Draws kept per chain (after tuning), at least 1.
     tune : int
         Tuning (warm-up) iterations per chain, discarded.
     chains : int
@@ -42,6 +39,8 @@ class NutsOptions:
         every CPU.
     seed : int or None
         Seed of the sampler (and of the jittered starting points).
+    log_likelihood : {"auto", True, False}
+        See :class:`~bayesmix.backends.options.DrawOptions`.
     sampler : {"nutpie", "pymc"}
         nutpie (Rust NUTS with its mass-matrix adaptation) or PyMC's ``pm.sample``.
     nutpie_mode : {"auto", "cfunc", "pyfunc"}
@@ -68,17 +67,12 @@ class NutsOptions:
     progressbar : bool
     prior_only : bool
         Sample from the prior (the likelihood is left out).
-    log_likelihood : {"auto", True, False}
-        Store the pointwise log-likelihood (needed by ``compare``/LOO). "auto" stores it when
-        it has at most 5·10⁷ values (chains × draws × rows) and otherwise says in the fit's
-        messages how to get it.
     """
 
     draws: int = 1000
-    tune: int = 1000
     chains: int = 4
+    tune: int = 1000
     cores: int | None = None
-    seed: int | None = None
     sampler: str = "nutpie"
     nutpie_mode: str = "auto"
     target_accept: float = 0.8
@@ -87,17 +81,15 @@ class NutsOptions:
     parameterization: str = "auto"
     progressbar: bool = True
     prior_only: bool = False
-    log_likelihood: bool | str = "auto"
 
     def __post_init__(self):
+        self._check_draw_options(min_draws=1)
         _integer("draws", self.draws, 1)
-        _integer("tune", self.tune, 0)
         _integer("chains", self.chains, 1)
+        _integer("tune", self.tune, 0)
         _integer("max_treedepth", self.max_treedepth, 1)
         if self.cores is not None:
             _integer("cores", self.cores, 1)
-        if self.seed is not None:
-            _integer("seed", self.seed, 0)
         for name, valid in _CHOICES.items():
             value = getattr(self, name)
             if not any(value is v or (type(value) is type(v) and value == v) for v in valid):

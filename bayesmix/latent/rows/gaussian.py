@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from . import cg_kernels, schur
-from .pcg import pcg
-from .problem import Hessian, Problem, State, iterative_sums
+from ...linalg import schur
+from ...linalg.pcg import pcg
+from . import hessian_kernels
+from .system import Hessian, Problem, State, iterative_sums
 
 __all__ = ["Uncertainty", "uncertainty", "draw"]
 
@@ -189,7 +190,7 @@ def _perturbation(problem: Problem, st: State, H: Hessian, rng, D: int) -> np.nd
     w = H.work(D)
     rows_u1 = np.empty((lay.m1, lay.r1, D))
     z = rng.standard_normal((lay.n, (2 if lay.n_alpha else 1) * D))
-    cg_kernels.noise_pass(problem.cg_chunks, lay.level_ptr, lay.y, lay.Xf, lay.A1, lay.Ad,
+    hessian_kernels.noise_pass(problem.cg_chunks, lay.level_ptr, lay.y, lay.Xf, lay.A1, lay.Ad,
                        lay.dcol, lay.pos_d, lay.n_alpha, st.hrow, z, rows_u1, w["g"],
                        w["rows"])
     del z

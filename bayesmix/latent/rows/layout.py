@@ -24,7 +24,6 @@ import numba as nb
 import numpy as np
 
 from ...design import Design
-from .covariance import FixedCovariance
 
 __all__ = ["Layout", "make_layout", "row_order"]
 
@@ -223,8 +222,9 @@ def _sorted(arr, perm) -> np.ndarray:
     return _take(arr, perm)
 
 
-def make_layout(design: Design, cov: FixedCovariance, dense_max: int) -> Layout:
-    """Sort and transform the design's arrays for the solver (O(n) work and memory)."""
+def make_layout(design: Design, factors, dense_max: int) -> Layout:
+    """Sort and transform the design's arrays for the solver (O(n) work and memory);
+    ``factors`` are the T_k (Σ_k = T_k T_kᵀ) per term in design order."""
     terms = design.terms
     primary, dense, iterative = _partition(design, dense_max)
     perm, level_ptr = row_order(design, primary)
@@ -240,7 +240,7 @@ def make_layout(design: Design, cov: FixedCovariance, dense_max: int) -> Layout:
         for s, k in enumerate(idx):
             t = terms[k]
             blocks.append(_gather_times(np.ascontiguousarray(t.X, dtype=float), perm,
-                                        np.ascontiguousarray(cov.factors[k])))
+                                        np.ascontiguousarray(factors[k])))
             cols.append(cols[-1] + t.r)
             codes = _take_rows(np.asarray(t.codes, dtype=np.int64).reshape(-1, 1), perm)[:, 0]
             pos[:, s] = offsets[-1] + codes * t.r
@@ -266,7 +266,7 @@ def make_layout(design: Design, cov: FixedCovariance, dense_max: int) -> Layout:
         pat, loc_d = np.empty(0, dtype=np.int64), np.empty((n, 0), dtype=np.int64)
     t1 = terms[primary]
     A1 = _gather_times(np.ascontiguousarray(t1.X, dtype=float), perm,
-                       np.ascontiguousarray(cov.factors[primary]))
+                       np.ascontiguousarray(factors[primary]))
     y = _take(design.y, perm)
     return Layout(
         n=n, p=p, n_alpha=n_alpha, primary=primary, dense=tuple(dense),

@@ -10,7 +10,7 @@ chunk's.
 and, level by level as soon as its rows are done, the block Cholesky factor L_j of
 H_jj = A_jᵀ W A_j + I, C_j = L_j⁻¹ H_jγ and c_j = L_j⁻¹ g_j, with their Schur contributions
 −C_jᵀC_j and −C_jᵀc_j to the dense block. With iterative terms it also leaves each row's
-gradient and Hessian in η for :mod:`.cg_kernels`.
+gradient and Hessian in η for :mod:`.hessian_kernels`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .rows import row_terms
+from ...families.kernels import row_terms
+from ...linalg.schur import gamma_position
 
 __all__ = ["newton_pass"]
 
@@ -37,14 +38,6 @@ def _eta(i, j, Xf, A1, Ad, dcol, pos_d, eta_it, gam, n_alpha, u1, offset):
         for c in range(dcol[s + 1] - dcol[s]):
             e += Ad[i, dcol[s] + c] * gam[base + c]
     return e
-
-
-@nb.njit(cache=True, inline="always")
-def _gpos(a, j, P0, pat_ptr, pat):
-    """γ position of local index a of primary level j."""
-    if a < P0:
-        return a
-    return pat[pat_ptr[j] + a - P0]
 
 
 @nb.njit(cache=True, inline="always")
@@ -135,13 +128,13 @@ def _finish_level(j, P0, Pj, pat_ptr, pat, Huu, gl, u1, L, Cj, cvec, gu, S, rhs)
                 acc -= Lj[a, c] * Cj[c, col]
             Cj[a, col] = acc / Lj[a, a]
     for a in range(Pj):
-        ga = _gpos(a, j, P0, pat_ptr, pat)
+        ga = gamma_position(a, j, P0, pat_ptr, pat)
         acc = 0.0
         for c in range(r1):
             acc += Cj[c, a] * cvec[j, c]
         rhs[ga] -= acc
         for b in range(Pj):
-            gb = _gpos(b, j, P0, pat_ptr, pat)
+            gb = gamma_position(b, j, P0, pat_ptr, pat)
             acc = 0.0
             for c in range(r1):
                 acc += Cj[c, a] * Cj[c, b]
@@ -150,7 +143,7 @@ def _finish_level(j, P0, Pj, pat_ptr, pat, Huu, gl, u1, L, Cj, cvec, gu, S, rhs)
 
 
 @nb.njit(parallel=True, cache=True)
-def newton_pass(fam, sigma2, chunks, level_ptr, y, w, trials, offset, Xf, A1, Ad, dcol, pos_d,
+def newton_pass(fam, link, sigma2, chunks, level_ptr, y, w, trials, offset, Xf, A1, Ad, dcol, pos_d,
                 loc_d, pat_ptr, pat, eta_it, gam, n_alpha, u1, store, hrow, rowg,
                 L, C, C_ptr, cvec, gu, F_part, g_part, S_part, rhs_part):
     p, r1 = Xf.shape[1], A1.shape[1]
@@ -176,7 +169,7 @@ def newton_pass(fam, sigma2, chunks, level_ptr, y, w, trials, offset, Xf, A1, Ad
             for i in range(level_ptr[j], level_ptr[j + 1]):
                 eta = _eta(i, j, Xf, A1, Ad, dcol, pos_d, eta_it, gam, n_alpha, u1, offset)
                 (f, ge, he, lo, hi, glo, ghi, hll, hlh, hhh, helo, hehi) = row_terms(
-                    fam, y[i], eta, w[i] if has_w else 1.0, trials[i] if has_n else 1.0,
+                    fam, link, y[i], eta, trials[i] if has_n else 1.0, w[i] if has_w else 1.0,
                     sigma2, alpha)
                 F += f
                 for k in range(p):

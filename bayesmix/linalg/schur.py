@@ -1,7 +1,7 @@
-"""Level-by-level algebra with the block factors of the primary term (numba).
+"""Block elimination with the level factors of the largest grouping factor (numba).
 
 For the (γ, u₁) block of the Hessian, with H_jj = L_j L_jᵀ, C_j = L_j⁻¹ H_jγ and the Schur
-complement S = H_γγ − Σ_j C_jᵀ C_j (all from :func:`.kernels.newton_pass`):
+complement S = H_γγ − Σ_j C_jᵀ C_j (from :func:`bayesmix.latent.rows.kernels.newton_pass`):
 
 - solve: c_j = L_j⁻¹ r_j (:func:`forward`, which also returns Σ_j C_jᵀ c_j), then
   x_γ = S⁻¹ (r_γ − Σ_j C_jᵀ c_j) and x_j = L_j⁻ᵀ (c_j − C_j x_γ) (:func:`back`);
@@ -18,9 +18,16 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .kernels import _gpos
+__all__ = ["forward", "back", "cond_var", "draws", "gamma_position"]
 
-__all__ = ["forward", "back", "cond_var", "draws"]
+
+@nb.njit(cache=True, inline="always")
+def gamma_position(a, j, P0, pat_ptr, pat):
+    """Position in γ of local index a of primary level j: the first P0 entries of γ are
+    shared by every level, the rest are the level's own pattern ``pat``."""
+    if a < P0:
+        return a
+    return pat[pat_ptr[j] + a - P0]
 
 
 @nb.njit(cache=True, inline="always")
@@ -55,7 +62,7 @@ def forward(chunks, L, C, C_ptr, pat_ptr, pat, P0, r_u1, c_out, rhs_part):
                         acc -= Lj[a, c] * c_out[j, c, d]
                     c_out[j, a, d] = acc / Lj[a, a]
             for a in range(Pj):
-                ga = _gpos(a, j, P0, pat_ptr, pat)
+                ga = gamma_position(a, j, P0, pat_ptr, pat)
                 for d in range(D):
                     acc = 0.0
                     for c in range(r1):
@@ -76,7 +83,7 @@ def back(L, C, C_ptr, pat_ptr, pat, P0, c_in, x_gam, x_u1):
             for a in range(r1):
                 acc = c_in[j, a, d]
                 for b in range(Pj):
-                    acc -= Cj[a, b] * x_gam[_gpos(b, j, P0, pat_ptr, pat), d]
+                    acc -= Cj[a, b] * x_gam[gamma_position(b, j, P0, pat_ptr, pat), d]
                 t[a] = acc
             _back_solve(L[j], t, out)
             for a in range(r1):
@@ -95,10 +102,10 @@ def cond_var(L, C, C_ptr, pat_ptr, pat, P0, S_inv, T, out):
             for b in range(a + 1):
                 acc = 0.0
                 for k in range(Pj):
-                    gk = _gpos(k, j, P0, pat_ptr, pat)
+                    gk = gamma_position(k, j, P0, pat_ptr, pat)
                     inner = 0.0
                     for l in range(Pj):
-                        inner += S_inv[gk, _gpos(l, j, P0, pat_ptr, pat)] * Cj[b, l]
+                        inner += S_inv[gk, gamma_position(l, j, P0, pat_ptr, pat)] * Cj[b, l]
                     acc += Cj[a, k] * inner
                 M[a, b] += acc
                 if a != b:
@@ -141,7 +148,7 @@ def draws(chunks, L, C, C_ptr, pat_ptr, pat, P0, u_hat, d_gam, Z, T, out):
                 for a in range(r1):
                     acc = Z[d, j, a]
                     for b in range(Pj):
-                        acc -= Cj[a, b] * d_gam[d, _gpos(b, j, P0, pat_ptr, pat)]
+                        acc -= Cj[a, b] * d_gam[d, gamma_position(b, j, P0, pat_ptr, pat)]
                     t[a] = acc
                 _back_solve(L[j], t, u)
                 for a in range(T.shape[0]):

@@ -1,4 +1,10 @@
-"""The frozen inputs of one MAP solve and the mutable solver state, with the Hessian algebra.
+"""The field on rows sorted by the largest grouping factor: inputs, state, Hessian algebra.
+
+The Newton system (:class:`RowsSystem`) that :func:`bayesmix.latent.newton` runs when the
+data are too large for the sparse factor of :mod:`bayesmix.latent.mode`, or two large crossed
+factors make its fill prohibitive: every evaluation is one fused, parallel pass over the rows
+(:mod:`.kernels`) that also factors the Hessian level by level (Schur complement onto γ), and
+large crossed terms are solved by preconditioned conjugate gradients.
 
 Objective (minimised): the negative log posterior of x = (γ, u₁, v) at a fixed covariance,
 
@@ -18,11 +24,13 @@ import numba as nb
 import numpy as np
 import scipy.linalg as sla
 
-from . import cg_kernels, kernels, schur
+from ...linalg import schur
+from ...linalg.pcg import pcg
+from . import hessian_kernels, kernels
 from .layout import Layout
 
-__all__ = ["Problem", "State", "evaluate", "newton_direction", "Hessian", "iterative_dot",
-           "iterative_sums"]
+__all__ = ["Problem", "State", "RowsSystem", "evaluate", "newton_direction", "Hessian",
+           "iterative_dot", "iterative_sums", "make_chunks", "new_state"]
 
 # Bytes the per-chunk accumulators may take in all (each chunk holds its own dense block).
 _CHUNK_BYTES = 512 * 2**20
@@ -34,6 +42,7 @@ class Problem:
 
     layout: Layout
     family_code: int
+    link_code: int
     sigma2: float
     prior_mean: np.ndarray
     prior_prec: np.ndarray
@@ -131,7 +140,7 @@ def evaluate(problem: Problem, st: State) -> float:
     pt = st.parts
     eta_it = iterative_dot(lay, st.v[:, None])[:, 0]
     kernels.newton_pass(
-        problem.family_code, problem.sigma2, problem.chunks, lay.level_ptr, lay.y, lay.w,
+        problem.family_code, problem.link_code, problem.sigma2, problem.chunks, lay.level_ptr, lay.y, lay.w,
         lay.trials, lay.offset, lay.Xf, lay.A1, lay.Ad, lay.dcol, lay.pos_d, lay.loc_d,
         lay.pat_ptr, lay.pat, eta_it, st.gam, lay.n_alpha, st.u1,
         problem.iterative, st.hrow, st.rowg, st.L, st.C, st.C_ptr, st.cvec, st.gu,
@@ -154,7 +163,7 @@ def evaluate(problem: Problem, st: State) -> float:
         lo, hi = lay.t_offsets[t], lay.t_offsets[t + 1]
         m, r = lay.it_ptr[t].shape[0] - 1, lay.it_A[t].shape[1]
         g_t, H_t = np.empty((m, r)), np.empty((m, r, r))
-        cg_kernels.term_grad_gram(lay.it_ptr[t], lay.it_rows[t], lay.it_A[t], st.rowg,
+        hessian_kernels.term_grad_gram(lay.it_ptr[t], lay.it_rows[t], lay.it_A[t], st.rowg,
                                st.hrow[:, 0], g_t, H_t)
         st.gv[lo:hi] += g_t.ravel()
         blocks.append(H_t)
@@ -168,7 +177,7 @@ def iterative_dot(lay: Layout, v: np.ndarray) -> np.ndarray:
     if lay.q_v == 0:
         return np.zeros((0, v.shape[1]))
     out = np.empty((lay.n, v.shape[1]))
-    cg_kernels.iterative_dot(lay.At, lay.tcol, lay.pos_t, np.ascontiguousarray(v), out)
+    hessian_kernels.iterative_dot(lay.At, lay.tcol, lay.pos_t, np.ascontiguousarray(v), out)
     return out
 
 
@@ -181,7 +190,7 @@ def iterative_sums(lay: Layout, rowval: np.ndarray, out: np.ndarray | None = Non
     for t in range(len(lay.iterative)):
         lo, hi = lay.t_offsets[t], lay.t_offsets[t + 1]
         m, r = lay.it_ptr[t].shape[0] - 1, lay.it_A[t].shape[1]
-        cg_kernels.term_sums(lay.it_ptr[t], lay.it_rows[t], lay.it_A[t], rowval,
+        hessian_kernels.term_sums(lay.it_ptr[t], lay.it_rows[t], lay.it_A[t], rowval,
                           out[lo:hi].reshape(m, r, D))
     return out
 
@@ -259,10 +268,10 @@ class Hessian:
                 lay.n_alpha, st.hrow)
         t_it = iterative_dot(lay, d_v)
         if X.shape[1] == 1:
-            cg_kernels.hess_vec1(*args, d_gam[:, 0], d_u1[:, :, 0], t_it[:, 0],
+            hessian_kernels.hess_vec1(*args, d_gam[:, 0], d_u1[:, :, 0], t_it[:, 0],
                                  o_u1[:, :, 0], w["g"][:, :, 0], w["rows"][:, 0])
         else:
-            cg_kernels.hess_vec(*args, d_gam, d_u1, t_it, o_u1, w["g"], w["rows"])
+            hessian_kernels.hess_vec(*args, d_gam, d_u1, t_it, o_u1, w["g"], w["rows"])
         o_gam[:] = w["g"].sum(axis=0) + pr.prior_prec[:, None] * d_gam
         o_u1 += d_u1
         iterative_sums(lay, w["rows"], o_v)
@@ -284,10 +293,48 @@ def newton_direction(problem: Problem, st: State, rtol: float, max_iter: int):
                    np.ascontiguousarray(d_gam[:, None]), d_u1)
         lam2 = float(np.sum(st.cvec * st.cvec) + st.rhs @ d_gam)
         return d_gam, d_u1[:, :, 0], np.zeros(0), lam2, 0, 0.0
-    from .pcg import pcg
-
     g = st.flat_gradient()[:, None]
     d, iters, rel = pcg(H.matvec, H.precondition, g, rtol, max_iter)
     d_gam, d_u1, d_v = H.split(d)
     return (d_gam[:, 0].copy(), d_u1[:, :, 0].copy(), d_v[:, 0].copy(), float(g[:, 0] @ d[:, 0]),
             iters, rel)
+
+
+class RowsSystem:
+    """The Newton system of :mod:`bayesmix.latent.newton` on the row layout; x is the flat
+    concatenation (γ, u₁, v). Newton directions of the iterative case are solved to the
+    forcing tolerance min(0.1, ‖g‖/‖g₀‖), which keeps the convergence quadratic."""
+
+    def __init__(self, problem: Problem, st: State, cg_max_iter: int):
+        self.problem, self.st = problem, st
+        lay = problem.layout
+        self.sizes = (lay.P, lay.m1 * lay.r1, lay.q_v)
+        self.cg_max_iter = cg_max_iter
+        self.cg_iterations: list[int] = []
+        self._g0 = None
+
+    def point(self) -> np.ndarray:
+        st = self.st
+        return np.concatenate([st.gam, st.u1.ravel(), st.v])
+
+    def _set(self, x: np.ndarray) -> None:
+        P, q1, _ = self.sizes
+        st = self.st
+        st.gam = x[:P].copy()
+        st.u1 = x[P:P + q1].reshape(st.u1.shape).copy()
+        st.v = x[P + q1:].copy()
+
+    def evaluate(self, x: np.ndarray) -> float:
+        self._set(x)
+        return evaluate(self.problem, self.st)
+
+    def direction(self) -> tuple[np.ndarray, float]:
+        gnorm = float(np.linalg.norm(self.st.flat_gradient()))
+        if self._g0 is None:
+            self._g0 = gnorm
+        forcing = min(0.1, gnorm / self._g0) if self._g0 > 0 else 0.1
+        d_gam, d_u1, d_v, lam2, n_cg, _ = newton_direction(self.problem, self.st, forcing,
+                                                           self.cg_max_iter)
+        if self.problem.iterative:
+            self.cg_iterations.append(n_cg)
+        return -np.concatenate([d_gam, d_u1.ravel(), d_v]), lam2

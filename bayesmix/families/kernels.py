@@ -1,0 +1,259 @@
+"""The row kernels of every family, in numba: one coding that every backend uses.
+
+For row i with linear predictor η_i, prior weight w_i, trials n_i (binomial) and, for the
+ordinal family, thresholds α (``logit P(y ≤ j) = α_j − η``, ordinal::clmm's convention),
+:func:`row_terms` returns
+
+    f_i = −w_i (log p(y_i | η_i) − c_i),   g_i = ∂f_i/∂η_i,   h_i ≥ 0,
+
+where c_i collects what does not depend on the parameters (:func:`row_constants`: log C(n, y),
+−log y!; for the Gaussian family −½ log(2πσ²/w) is added by the caller) and h_i is the weight
+Newton / PIRLS steps use: the observed information for canonical links and the ordinal family
+(they coincide with the expected one for canonical links), the expected (Fisher) information
+w (dμ/dη)²/V(μ) for the other links, as glmer's PIRLS. For the ordinal family the terms in the
+two thresholds around the observed category (α_lo, α_hi) come too.
+
+Log densities are evaluated in forms that stay exact in the tails (log-sigmoid, log Φ by an
+asymptotic series, log(1 − e^{−e^η}) for cloglog): no μ is clipped in f. Only the Fisher
+weights of the non-canonical binary links floor μ(1 − μ) and dμ/dη at machine epsilon, so
+that a step from a saturated row stays finite.
+
+Codes: family GAUSSIAN, BINOMIAL (bernoulli and binomial), POISSON, ORDINAL; link IDENTITY,
+LOGIT, PROBIT, CLOGLOG, LOG.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["GAUSSIAN", "BINOMIAL", "POISSON", "ORDINAL", "IDENTITY", "LOGIT", "PROBIT",
+           "CLOGLOG", "LOG", "codes", "row_terms", "row_loglik", "row_constants",
+           "log_expit", "log_ndtr", "mean_of"]
+
+GAUSSIAN, BINOMIAL, POISSON, ORDINAL = 0, 1, 2, 3
+IDENTITY, LOGIT, PROBIT, CLOGLOG, LOG = 0, 1, 2, 3, 4
+_FAMILY_CODES = {"gaussian": GAUSSIAN, "bernoulli": BINOMIAL, "binomial": BINOMIAL,
+                 "poisson": POISSON, "ordinal": ORDINAL}
+_LINK_CODES = {"identity": IDENTITY, "logit": LOGIT, "probit": PROBIT, "cloglog": CLOGLOG,
+               "log": LOG}
+
+_EPS = np.finfo(float).eps
+_ETA_MAX = 700.0  # exp(η) beyond this overflows soon after: the row is outside the domain
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_INF = math.inf
+
+
+def codes(family) -> tuple[int, int]:
+    """(family code, link code) of a :class:`~bayesmix.families.Family`."""
+    return _FAMILY_CODES[family.name], _LINK_CODES[family.link.name]
+
+
+@njit(cache=True, inline="always")
+def _log1pexp(x):
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+@njit(cache=True, inline="always")
+def log_expit(x):
+    """log(1 / (1 + e^{−x})), exact for every x."""
+    return -_log1pexp(-x)
+
+
+@njit(cache=True, inline="always")
+def _expit(x):
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(cache=True, inline="always")
+def log_ndtr(x):
+    """log Φ(x): erfc above −30, the asymptotic series of Mills' ratio below (its
+    truncation error there is below 1e-15)."""
+    if x > -30.0:
+        return math.log(0.5 * math.erfc(-x / math.sqrt(2.0)))
+    z2 = 1.0 / (x * x)
+    series = 1.0 - z2 * (1.0 - 3.0 * z2 * (1.0 - 5.0 * z2 * (1.0 - 7.0 * z2 * (
+        1.0 - 9.0 * z2 * (1.0 - 11.0 * z2)))))
+    return -0.5 * x * x - math.log(-x) - _LOG_SQRT_2PI + math.log(series)
+
+
+@njit(cache=True, inline="always")
+def _binary_logs(link, eta):
+    """(log μ, log(1 − μ)) of a binary link, exact in both tails."""
+    if link == LOGIT:
+        return log_expit(eta), log_expit(-eta)
+    if link == PROBIT:
+        return log_ndtr(eta), log_ndtr(-eta)
+    # cloglog: μ = 1 − exp(−e^η), so log(1 − μ) = −e^η.
+    t = math.exp(min(eta, _ETA_MAX))
+    if eta < -30.0:
+        return eta - 0.5 * t, -t  # log(−expm1(−t)) = log t − t/2 + O(t²)
+    return math.log(-math.expm1(-t)), -t
+
+
+@njit(cache=True, inline="always")
+def mean_of(link, eta):
+    """μ = g⁻¹(η) (unclipped)."""
+    if link == IDENTITY:
+        return eta
+    if link == LOG:
+        return math.exp(min(eta, _ETA_MAX))
+    if link == LOGIT:
+        return _expit(eta)
+    if link == PROBIT:
+        return 0.5 * math.erfc(-eta / math.sqrt(2.0))
+    return -math.expm1(-math.exp(min(eta, _ETA_MAX)))
+
+
+@njit(cache=True, inline="always")
+def _binary_fisher(link, eta):
+    """(μ, dμ/dη) of a non-canonical binary link, floored as glmer's PIRLS weights."""
+    if link == PROBIT:
+        m = 0.5 * math.erfc(-eta / math.sqrt(2.0))
+        d = max(math.exp(-0.5 * eta * eta - _LOG_SQRT_2PI), _EPS)
+    else:
+        e = min(eta, _ETA_MAX)
+        m = -math.expm1(-math.exp(e))
+        d = max(math.exp(e - math.exp(e)), _EPS)
+    return min(max(m, _EPS), 1.0 - _EPS), d
+
+
+@njit(cache=True, inline="always")
+def _cdf_logs(link, z):
+    """(log F(z), log(1 − F(z)), log f(z)) of the ordinal latent distribution."""
+    if link == LOGIT:
+        lf, ls = log_expit(z), log_expit(-z)
+        return lf, ls, lf + ls
+    return log_ndtr(z), log_ndtr(-z), -0.5 * z * z - _LOG_SQRT_2PI
+
+
+@njit(cache=True, inline="always")
+def _density_slope(link, z, logf):
+    """f'(z) / f(z) of the ordinal latent density."""
+    if link == LOGIT:
+        return 1.0 - 2.0 * _expit(z)
+    return -z
+
+
+@njit(cache=True)
+def _ordinal(link, k, alpha, eta, w):
+    """Terms of f = −w log P(y = k), P = F(α_k − η) − F(α_{k−1} − η)."""
+    n_cut = alpha.shape[0]
+    lo = k - 1
+    hi = k if k < n_cut else -1
+    A, B, sA, sB = 0.0, 0.0, 0.0, 0.0
+    if hi >= 0 and lo >= 0:
+        zu, zl = alpha[hi] - eta, alpha[lo] - eta
+        if zl >= zu:
+            return _INF, 0.0, 0.0, lo, hi, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+        lfu, lsu, ldu = _cdf_logs(link, zu)
+        lfl, lsl, ldl = _cdf_logs(link, zl)
+        if link == LOGIT:
+            # F(zu) − F(zl) = F(zu) (1 − F(zl)) (1 − e^{zl − zu}): every factor exact.
+            logp = lfu + lsl + math.log(-math.expm1(zl - zu))
+        elif zl > 0.0:
+            logp = lsl + math.log(-math.expm1(lsu - lsl))
+        else:
+            logp = lfu + math.log(-math.expm1(lfl - lfu))
+        A, B = math.exp(ldu - logp), math.exp(ldl - logp)
+        sA, sB = _density_slope(link, zu, ldu), _density_slope(link, zl, ldl)
+    elif hi >= 0:
+        zu = alpha[hi] - eta
+        lfu, lsu, ldu = _cdf_logs(link, zu)
+        logp = lfu
+        A, sA = math.exp(ldu - logp), _density_slope(link, zu, ldu)
+    else:
+        zl = alpha[lo] - eta
+        lfl, lsl, ldl = _cdf_logs(link, zl)
+        logp = lsl
+        B, sB = math.exp(ldl - logp), _density_slope(link, zl, ldl)
+    # A = ∂log P/∂z_hi, −B = ∂log P/∂z_lo; f' / P = A·sA and B·sB.
+    f_hi, f_lo = -w * A, w * B
+    h_hh = w * A * (A - sA)
+    h_ll = w * B * (B + sB)
+    h_lh = -w * A * B
+    g_eta = -(f_lo + f_hi)
+    h_eta = h_ll + 2.0 * h_lh + h_hh
+    return (-w * logp, g_eta, h_eta, lo, hi, f_lo, f_hi, h_ll, h_lh, h_hh,
+            -(h_ll + h_lh), -(h_lh + h_hh))
+
+
+@njit(cache=True)
+def row_terms(fam, link, y, eta, n, w, sigma2, alpha):
+    """(f, g, h, lo, hi, f_lo, f_hi, h_lo,lo, h_lo,hi, h_hi,hi, h_η,lo, h_η,hi) of one row.
+
+    ``lo``/``hi`` are threshold indices (−1 when absent: always outside the ordinal
+    family); f is +inf where η is outside the family's domain (a log-link mean that
+    overflows, a non-positive identity-link Poisson mean, thresholds out of order).
+    """
+    if fam == GAUSSIAN:
+        if link == IDENTITY:
+            r = eta - y
+            return (0.5 * w * r * r / sigma2, w * r / sigma2, w / sigma2, -1, -1,
+                    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        if eta > _ETA_MAX:
+            return _INF, 0.0, 0.0, -1, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+        m = math.exp(eta)
+        r = m - y
+        return (0.5 * w * r * r / sigma2, w * r * m / sigma2, w * m * m / sigma2, -1, -1,
+                0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    if fam == BINOMIAL:
+        if link == LOGIT:
+            m = _expit(eta)
+            return (w * (n * _log1pexp(eta) - y * eta), w * (n * m - y),
+                    w * n * m * (1.0 - m), -1, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        lm, l1m = _binary_logs(link, eta)
+        f = 0.0
+        if y > 0.0:
+            f -= w * y * lm
+        if n - y > 0.0:
+            f -= w * (n - y) * l1m
+        m, d = _binary_fisher(link, eta)
+        v = m * (1.0 - m)
+        return (f, -w * (y - n * m) * d / v, w * n * d * d / v, -1, -1,
+                0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    if fam == POISSON:
+        if link == LOG:
+            if eta > _ETA_MAX:
+                return _INF, 0.0, 0.0, -1, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+            m = math.exp(eta)
+            return (w * (m - y * eta), w * (m - y), w * m, -1, -1,
+                    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        if eta <= 0.0:
+            return _INF, 0.0, 0.0, -1, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+        ly = y * math.log(eta) if y > 0.0 else 0.0
+        return (w * (eta - ly), -w * (y - eta) / eta, w / eta, -1, -1,
+                0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    return _ordinal(link, int(y), alpha, eta, w)
+
+
+@njit(cache=True)
+def row_loglik(fam, link, y, eta, n, w, sigma, alpha, const):
+    """The full log-likelihood contribution of one row, constants included: w (log p − c)
+    + w c outside the Gaussian family, log N(y | μ, σ²/w) for it (0 when w = 0)."""
+    if w == 0.0:
+        return 0.0
+    f = row_terms(fam, link, y, eta, n, w, sigma * sigma, alpha)[0]
+    if fam == GAUSSIAN:
+        return -f - math.log(sigma) - _LOG_SQRT_2PI + 0.5 * math.log(w)
+    return -f + w * const
+
+
+def row_constants(fam: int, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
+    """c_i of every row: log C(n, y) (binomial), −log y! (Poisson), 0 otherwise."""
+    from scipy.special import gammaln
+
+    y = np.asarray(y, dtype=float)
+    if fam == BINOMIAL:
+        n = np.ones_like(y) if trials is None else np.asarray(trials, dtype=float)
+        return gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
+    if fam == POISSON:
+        return -gammaln(y + 1)
+    return np.zeros_like(y)
