@@ -42,10 +42,6 @@ class NewData:
     new_levels: dict
     rows: pd.Index
 
-    @property
-    def has_new_levels(self) -> bool:
-        return any(len(v) for v in self.new_levels.values())
-
 
 def new_data(design: Design, data: pd.DataFrame, *, allow_new_levels: bool = True) -> NewData:
     """Encode ``data`` with ``design``'s encoding.

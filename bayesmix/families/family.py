@@ -142,29 +142,21 @@ class Family:
         raise FamilyError("use ordinal_loglik for the ordinal family")
 
 
-def ordinal_loglik(codes: np.ndarray, eta: np.ndarray, cutpoints: np.ndarray) -> np.ndarray:
-    """Pointwise log-likelihood of the cumulative-logit model.
+def ordinal_loglik(codes: np.ndarray, eta: np.ndarray, cutpoints: np.ndarray,
+                   link: str = "logit") -> np.ndarray:
+    """Pointwise log-likelihood of the cumulative model, computed by the families' row kernel.
 
     P(y = j) = F(α_j − η) − F(α_{j−1} − η), with α_{−1} = −∞, α_{K−1} = +∞, F the logistic
-    CDF and ``codes`` in 0 … K−1.
+    (``link="logit"``) or normal (``"probit"``) CDF and ``codes`` in 0 … K−1.
     """
-    codes = np.asarray(codes, dtype=np.int64)
-    alpha = np.concatenate(([-np.inf], np.asarray(cutpoints, float), [np.inf]))
-    upper = alpha[codes + 1] - eta
-    lower = alpha[codes] - eta
-    # log(F(u) − F(l)) computed stably: F(u) − F(l) = F(u)(1 − F(l)) (1 − exp(l − u)) / ...
-    # use log_expit differences on the side away from saturation.
-    log_fu = special.log_expit(upper)
-    log_fl = special.log_expit(lower)
-    with np.errstate(divide="ignore"):
-        out = log_fu + np.log1p(-np.exp(np.minimum(log_fl - log_fu, 0.0)))
-    # In the upper tail F(u), F(l) → 1: use survival functions instead.
-    upper_tail = lower > 0
-    if np.any(upper_tail):
-        ls_l = special.log_expit(-lower[upper_tail])
-        ls_u = special.log_expit(-upper[upper_tail])
-        with np.errstate(divide="ignore"):
-            out[upper_tail] = ls_l + np.log1p(-np.exp(np.minimum(ls_u - ls_l, 0.0)))
+    from . import kernels
+
+    codes = np.asarray(codes, dtype=float)
+    eta = np.broadcast_to(np.asarray(eta, dtype=float), codes.shape)
+    out = np.empty(codes.shape)
+    kernels.ordinal_loglik_rows(kernels.LOGIT if link == "logit" else kernels.PROBIT,
+                                np.ascontiguousarray(codes), np.ascontiguousarray(eta),
+                                np.asarray(cutpoints, dtype=float), out)
     return out
 
 

@@ -31,7 +31,7 @@ from numba import njit
 
 __all__ = ["GAUSSIAN", "BINOMIAL", "POISSON", "ORDINAL", "IDENTITY", "LOGIT", "PROBIT",
            "CLOGLOG", "LOG", "codes", "row_terms", "row_loglik", "row_constants",
-           "log_expit", "log_ndtr", "mean_of"]
+           "log_expit", "log_ndtr", "mean_of", "ordinal_loglik_rows"]
 
 GAUSSIAN, BINOMIAL, POISSON, ORDINAL = 0, 1, 2, 3
 IDENTITY, LOGIT, PROBIT, CLOGLOG, LOG = 0, 1, 2, 3, 4
@@ -244,6 +244,13 @@ def row_loglik(fam, link, y, eta, n, w, sigma, alpha, const):
     if fam == GAUSSIAN:
         return -f - math.log(sigma) - _LOG_SQRT_2PI + 0.5 * math.log(w)
     return -f + w * const
+
+
+@njit(cache=True)
+def ordinal_loglik_rows(link, codes, eta, alpha, out):
+    """log P(y_i = codes_i) of the cumulative model for every row."""
+    for i in range(codes.shape[0]):
+        out[i] = -_ordinal(link, int(codes[i]), alpha, eta[i], 1.0)[0]
 
 
 def row_constants(fam: int, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:

@@ -107,44 +107,55 @@ def factor_levels(D, bptr, bcols, bval, Ld, G, S):
 def solve_half(Ld, bptr, bcols, G, b1, b2):
     """First stage of L⁻¹b: b1 ← L_D⁻¹ b1 per level, b2 ← b2 − Gᵀ b1 (in place).
 
-    ``b1`` has shape (m₁, r₁, k) and ``b2`` (q₂, k) for k right-hand sides.
+    ``b1`` has shape (m₁, r₁, k) and ``b2`` (q₂, k) for k right-hand sides; the innermost
+    loops run over them.
     """
     m1, r1, _ = Ld.shape
     k = b1.shape[2]
     for j in range(m1):
-        for col in range(k):
-            for a in range(r1):
-                t = b1[j, a, col]
-                for c in range(a):
-                    t -= Ld[j, a, c] * b1[j, c, col]
-                b1[j, a, col] = t / Ld[j, a, a]
-        for pos in range(bptr[j], bptr[j + 1]):
-            c2 = bcols[pos]
+        for a in range(r1):
+            out = b1[j, a]
+            for c in range(a):
+                lac = Ld[j, a, c]
+                other = b1[j, c]
+                for col in range(k):
+                    out[col] -= lac * other[col]
+            d = Ld[j, a, a]
             for col in range(k):
-                t = 0.0
-                for a in range(r1):
-                    t += G[pos, a] * b1[j, a, col]
-                b2[c2, col] -= t
+                out[col] /= d
+        for pos in range(bptr[j], bptr[j + 1]):
+            row = b2[bcols[pos]]
+            for a in range(r1):
+                g = G[pos, a]
+                src = b1[j, a]
+                for col in range(k):
+                    row[col] -= g * src[col]
 
 
 @njit(cache=True, nogil=True)
 def solve_half_t(Ld, bptr, bcols, G, y1, x2):
-    """Last stage of L⁻ᵀy: y1 ← L_D⁻ᵀ (y1 − G x2) per level (in place)."""
+    """Last stage of L⁻ᵀy: y1 ← L_D⁻ᵀ (y1 − G x2) per level (in place); the innermost
+    loops run over the k right-hand sides (contiguous rows of y1 and x2)."""
     m1, r1, _ = Ld.shape
     k = y1.shape[2]
     for j in range(m1):
         for pos in range(bptr[j], bptr[j + 1]):
-            c2 = bcols[pos]
+            row = x2[bcols[pos]]
+            for a in range(r1):
+                g = G[pos, a]
+                out = y1[j, a]
+                for col in range(k):
+                    out[col] -= g * row[col]
+        for a in range(r1 - 1, -1, -1):
+            out = y1[j, a]
+            for c in range(a + 1, r1):
+                lca = Ld[j, c, a]
+                other = y1[j, c]
+                for col in range(k):
+                    out[col] -= lca * other[col]
+            d = Ld[j, a, a]
             for col in range(k):
-                v = x2[c2, col]
-                for a in range(r1):
-                    y1[j, a, col] -= G[pos, a] * v
-        for col in range(k):
-            for a in range(r1 - 1, -1, -1):
-                t = y1[j, a, col]
-                for c in range(a + 1, r1):
-                    t -= Ld[j, c, a] * y1[j, c, col]
-                y1[j, a, col] = t / Ld[j, a, a]
+                out[col] /= d
 
 
 @njit(cache=True, nogil=True)

@@ -153,9 +153,11 @@ class BlockedFactor:
     def _split(self, b: np.ndarray):
         p = self.pattern
         k = b.shape[1]
-        # Copies: the kernels work in place and must not touch the caller's array.
+        # Copies: the kernels work in place and must not touch the caller's array. Both
+        # halves row-major: the kernels read a row of the trailing block for all k
+        # right-hand sides at once (column-major made every read a cache miss).
         b1 = np.array(b[: p.q1], dtype=float, order="C").reshape(p.m1, p.r1, k)
-        b2 = np.array(b[p.q1:], dtype=float, order="F")
+        b2 = np.array(b[p.q1:], dtype=float, order="C")
         return b1, b2
 
     def solve_L(self, b: np.ndarray) -> np.ndarray:
@@ -168,7 +170,8 @@ class BlockedFactor:
         kern.solve_half(self._Ld, p.bptr, p.bcols, self._G, b1, b2)
         if p.q2:
             with single_threaded_blas():
-                b2, _ = lapack.dtrtrs(self._S, b2, lower=1, trans=0, overwrite_b=1)
+                b2, _ = lapack.dtrtrs(self._S, np.asfortranarray(b2), lower=1, trans=0,
+                                      overwrite_b=1)
         out = np.concatenate([b1.reshape(p.q1, -1), b2])
         return out[:, 0] if vec else out
 
@@ -181,8 +184,9 @@ class BlockedFactor:
         p = self.pattern
         if p.q2:
             with single_threaded_blas():
-                y2, _ = lapack.dtrtrs(self._S, y2, lower=1, trans=1, overwrite_b=1)
-        kern.solve_half_t(self._Ld, p.bptr, p.bcols, self._G, y1, y2)
+                y2, _ = lapack.dtrtrs(self._S, np.asfortranarray(y2), lower=1, trans=1,
+                                      overwrite_b=1)
+        kern.solve_half_t(self._Ld, p.bptr, p.bcols, self._G, y1, np.ascontiguousarray(y2))
         out = np.concatenate([y1.reshape(p.q1, -1), y2])
         return out[:, 0] if vec else out
 

@@ -4,8 +4,8 @@ The sampler only needs the log density up to constants that do not depend on the
 parameters, so the canonical-link cases are written in their cheapest form
 (``y η − n softplus(η)`` for the logit link, ``y η − exp(η)`` for the log link, both through
 the fused kernel of :mod:`bayesmix.backends.nuts.kernels`); the full
-pointwise log-likelihood, with R's constants, is computed afterwards in NumPy from the draws
-(:mod:`bayesmix.backends.nuts.loglik`).
+pointwise log-likelihood, with R's constants, is computed afterwards from the draws, as for
+every backend (:mod:`bayesmix.results.loglik`).
 
 Prior weights follow lme4: for the Gaussian family they are precision weights
 (y_i ~ N(η_i, σ² / w_i)); for the others the log-likelihood of row i is multiplied by w_i.
@@ -19,7 +19,7 @@ import pytensor.tensor as pt
 
 from ...design import Design
 from ...errors import FamilyError
-from .data import data_var
+from .graph_inputs import data_var
 from .kernels import linear_exp_loglik
 
 __all__ = ["loglik_sum", "ordinal_logp"]
@@ -58,14 +58,17 @@ def _binary_logp(link: str, eta, y, n):
     raise FamilyError(f"the nuts backend has no {link!r} link for binary data")
 
 
-def ordinal_logp(codes: np.ndarray, eta, cutpoints, n_levels: int):
-    """Pointwise log P(y = j) of the cumulative-logit model, logit P(y ≤ j) = α_j − η.
+def ordinal_logp(codes: np.ndarray, eta, cutpoints, n_levels: int, link: str = "logit"):
+    """Pointwise log P(y = j) of the cumulative model g(P(y ≤ j)) = α_j − η.
 
-    With u = α_j − η and l = α_{j−1} − η (l < u):
-    log(F(u) − F(l)) = log F(u) + log F(−l) + log(1 − exp(l − u)), F the logistic CDF; the
-    end categories keep only the finite terms. Every branch is finite, so no NaN gradients
-    leak through the selection.
+    With u = α_j − η and l = α_{j−1} − η (l < u), for the logistic F:
+    log(F(u) − F(l)) = log F(u) + log F(−l) + log(1 − exp(l − u)); for the normal F
+    (probit): log F(u) + log(1 − F(l)/F(u)) below 0 and the same in survival functions
+    above. The end categories keep only the finite terms. Every branch is finite, so no NaN
+    gradients leak through the selection.
     """
+    if link == "probit":
+        return _ordinal_probit_logp(codes, eta, cutpoints, n_levels)
     codes = np.asarray(codes, dtype=np.int64)
     first, last = codes == 0, codes == n_levels - 1
     middle = ~(first | last)
@@ -80,6 +83,24 @@ def ordinal_logp(codes: np.ndarray, eta, cutpoints, n_levels: int):
         out = out + pt.switch(data_var(middle, "data_ymiddle", bool),
                               pt.log1mexp(pt.minimum(low - u, -1e-12)), 0.0)
     return out
+
+
+def _ordinal_probit_logp(codes: np.ndarray, eta, cutpoints, n_levels: int):
+    from pymc.distributions.dist_math import normal_lcdf
+
+    codes = np.asarray(codes, dtype=np.int64)
+    code_var = data_var(codes, "data_ycodes", np.int64)
+    lower_pad = pt.concatenate([cutpoints[:1] - 1.0, cutpoints])
+    upper_pad = pt.concatenate([cutpoints, cutpoints[-1:] + 1.0])
+    u = upper_pad[code_var] - eta
+    low = lower_pad[code_var] - eta
+    log_fu, log_sl = normal_lcdf(0.0, 1.0, u), normal_lcdf(0.0, 1.0, -low)
+    below = log_fu + pt.log1mexp(pt.minimum(normal_lcdf(0.0, 1.0, low) - log_fu, -1e-12))
+    above = log_sl + pt.log1mexp(pt.minimum(normal_lcdf(0.0, 1.0, -u) - log_sl, -1e-12))
+    middle = pt.switch(low > 0, above, below)
+    first = data_var(codes == 0, "data_yfirst", bool)
+    last = data_var(codes == n_levels - 1, "data_ylast", bool)
+    return pt.switch(first, log_fu, pt.switch(last, log_sl, middle))
 
 
 def loglik_sum(design: Design, eta, sigma=None, cutpoints=None):
@@ -120,7 +141,7 @@ def loglik_sum(design: Design, eta, sigma=None, cutpoints=None):
         terms = y_var * pt.log(mu) - mu
     elif fam.name == "ordinal":
         n_levels = len(design.response_levels)
-        terms = ordinal_logp(y.astype(np.int64), eta, cutpoints, n_levels)
+        terms = ordinal_logp(y.astype(np.int64), eta, cutpoints, n_levels, fam.link.name)
     else:
         raise FamilyError(f"the nuts backend does not fit the {fam.name!r} family")
     return pt.sum(terms if w is None else data_var(w, "data_w") * terms)

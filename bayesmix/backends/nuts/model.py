@@ -36,7 +36,7 @@ from ...results import naming
 from ...spec import ModelSpec
 from ...spec.priors import Normal, StudentT, pymc_vector_dist
 from .correlation import lkj_cpc_logp, n_cpc
-from .data import data_var
+from .graph_inputs import data_var
 from .grouped import grouped_row_dot
 from .likelihood import loglik_sum
 from .parameterization import choose_centred

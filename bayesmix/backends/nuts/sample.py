@@ -92,7 +92,6 @@ class SamplerOutput:
     draws: dict[str, np.ndarray]
     stats: dict[str, np.ndarray]
     seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _free_names(model) -> list[str]:
