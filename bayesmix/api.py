@@ -67,7 +67,7 @@ def fit(
         formula, data, family, link=link, weights=weights, na_action=na_action,
         context=context,
     )
-    spec = model_spec(design, priors, base=be.default_priors)
+    spec = model_spec(design, priors, base=be.default_priors_for(design))
     built = time.perf_counter() - start
     result = be.fit(spec, opts)
     timings = {"design": built, **result.info.timings}

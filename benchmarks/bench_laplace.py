@@ -63,12 +63,12 @@ def _bayesmix_job(kind, rows, levels, draws, queue):
     with warnings.catch_warnings():
         # Warm-up on a small data set (lazy imports, numba cache loads), as lme4 is warmed.
         warnings.simplefilter("ignore")
-        bayesmix.fit(formula, warm, family, backend="laplace", draws=min(draws, 10), **opts)
+        bayesmix.fit(formula, warm, family, backend="laplace", draws=min(draws, 10), **opts, priors="flat")
     rss_before = rss_gb()
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = bayesmix.fit(formula, data, family, backend="laplace", draws=draws, **opts)
+        fit = bayesmix.fit(formula, data, family, backend="laplace", draws=draws, **opts, priors="flat")
     seconds = time.perf_counter() - start
     queue.put({
         "library": "bayesmix", "seconds": seconds, "peak_rss_gb": _peak_gb(),

@@ -76,7 +76,7 @@ def _map_record(fit, wall: float) -> dict:
     return {
         "fit_wall_s": wall, "timings_s": dict(info.timings), "newton_iterations": info.iterations,
         "converged": info.converged, "solver": info.extra["solver"],
-        "rel_change": info.extra["rel_change"], "grad_norm": info.extra["grad_norm"],
+        "newton_decrement": info.extra["newton_decrement"], "grad_norm": info.extra["grad_norm"],
         "cg_iterations": list(info.extra["cg_iterations"]), "draws": info.extra["draws"],
         "beta": fit.estimates.beta.tolist(), "beta_se": fit.estimates.beta_se.tolist(),
     }

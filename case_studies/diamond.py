@@ -34,7 +34,7 @@ def main(rows: int = 2_000_000, levels: int = 200_000) -> None:
                f"estimated on {len(subset):,} rows of 10% of the brands.")
 
     start = time.perf_counter()
-    weekly = bm.fit(FORMULA, subset, "bernoulli", backend="laplace", draws=0)
+    weekly = bm.fit(FORMULA, subset, "bernoulli", backend="laplace", draws=0, priors="flat")
     t_weekly = time.perf_counter() - start
     start = time.perf_counter()
     daily = bm.fit(FORMULA, data, "bernoulli", backend="map", covariance=weekly)

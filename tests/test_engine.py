@@ -34,7 +34,7 @@ def test_map_at_laplace_covariance_is_the_laplace_mode(formula, data, family, op
     """Both backends compute the joint mode of (β, b) at θ̂ (nAGQ = 0 and the Gaussian
     family put β in the mode): the same numbers to 1e-8."""
     frame = bm.datasets.load(data)
-    lap = bm.fit(formula, frame, family, backend="laplace", draws=0, **options)
+    lap = bm.fit(formula, frame, family, backend="laplace", draws=0, **options, priors="flat")
     mp = bm.fit(formula, frame, family, backend="map", covariance=lap, draws=0)
     np.testing.assert_allclose(mp.estimates.beta, lap.estimates.beta, rtol=1e-8, atol=1e-10)
     for a, b in zip(mp.estimates.terms, lap.estimates.terms):
@@ -47,7 +47,7 @@ def test_glmm_standard_errors_are_glmers_vcov(case):
     to glmer's optimizer tolerance)."""
     ref = GLMER_TIGHT[case]
     data = bm.datasets.load(case)
-    fit = bm.fit(ref["formula"], data, ref["family"], backend="laplace", draws=0)
+    fit = bm.fit(ref["formula"], data, ref["family"], backend="laplace", draws=0, priors="flat")
     table = fit.fixef()
     assert list(table.index) == ref["fixef_names"]
     np.testing.assert_allclose(table["std_error"], ref["std_error"], rtol=5e-3)
@@ -59,7 +59,8 @@ def test_glmm_standard_errors_are_glmers_vcov(case):
 def test_laplace_standard_errors_match_glmmtmb_on_cbpp():
     """glmmTMB's sdreport inverts the exact Hessian of the same Laplace approximation."""
     ref = shared_fits("cbpp")["cbpp_glmmTMB_Laplace"]
-    fit = bm.fit(CBPP, bm.datasets.load("cbpp"), "binomial", backend="laplace", draws=0)
+    fit = bm.fit(CBPP, bm.datasets.load("cbpp"), "binomial", backend="laplace", draws=0,
+                 priors="flat")
     np.testing.assert_allclose(fit.fixef()["std_error"], ref["fixef"]["std_error"], rtol=1e-4)
 
 
@@ -71,7 +72,7 @@ def test_draws_have_the_covariance_fixef_reports(formula, data, family):
     """The SDs of 4 × 2000 draws against fixef()'s standard errors, within 4 Monte Carlo SEs
     (the relative SE of a sample SD is 1/√(2S) = 0.8%), and their means within 4 SE/√S."""
     fit = bm.fit(formula, bm.datasets.load(data), family, backend="laplace", draws=2000,
-                 chains=4, seed=1)
+                 chains=4, seed=1, priors="flat")
     beta = fit.idata.posterior["beta"].values.reshape(-1, fit.design.p)
     se = fit.fixef()["std_error"].to_numpy()
     rtol = 4 / np.sqrt(2 * len(beta))
@@ -150,9 +151,9 @@ def test_options_mean_the_same_in_every_backend():
 
 def test_seed_reproduces_mode_based_draws():
     data = bm.datasets.load("cbpp")
-    a = bm.fit(CBPP, data, "binomial", draws=20, seed=5)
-    b = bm.fit(CBPP, data, "binomial", draws=20, seed=5)
-    c = bm.fit(CBPP, data, "binomial", draws=20, seed=6)
+    a = bm.fit(CBPP, data, "binomial", draws=20, seed=5, priors="flat")
+    b = bm.fit(CBPP, data, "binomial", draws=20, seed=5, priors="flat")
+    c = bm.fit(CBPP, data, "binomial", draws=20, seed=6, priors="flat")
     np.testing.assert_array_equal(a.idata.posterior["beta"], b.idata.posterior["beta"])
     assert not np.array_equal(a.idata.posterior["beta"], c.idata.posterior["beta"])
 
@@ -179,7 +180,7 @@ def test_ordinal_laplace_reproduces_clmm(link):
     within 1e-3 relative (both invert a finite-difference Hessian of the same deviance)."""
     ref = _clmm_cases()[link]
     fit = bm.fit("rating ~ temp + contact + (1 | judge)", bm.datasets.load("wine"), "ordinal",
-                 link=link, backend="laplace", draws=0)
+                 link=link, backend="laplace", draws=0, priors="flat")
     assert fit.converged and fit.info.method == "Laplace"
     assert abs(fit.loglik - ref["logLik"]) < 2e-3
     np.testing.assert_allclose(fit.thresholds()["estimate"], ref["thresholds"], rtol=1e-3)

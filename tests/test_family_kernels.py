@@ -106,7 +106,8 @@ def test_gradient_and_hessian_are_the_derivatives_of_f(family, link):
 
 @pytest.mark.parametrize("link", ["probit", "cloglog"])
 def test_fisher_weights_of_non_canonical_links(link):
-    """glmer's PIRLS weights: h = w n (dμ/dη)² / (μ(1 − μ)), score −g = w (y − nμ) μ'/(μ(1−μ))."""
+    """glmer's PIRLS weights: h = w n (dμ/dη)² / (μ(1 − μ)) and the score
+    −g = w (y − nμ) μ'/(μ(1 − μ))."""
     fam = bayesmix.get_family("binomial", link)
     code, lcode = K.codes(fam)
     for eta, y, n in ((-1.2, 1.0, 3.0), (0.4, 2.0, 5.0)):

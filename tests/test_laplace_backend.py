@@ -38,15 +38,15 @@ def _cbpp():
 def _extra_fit(fit_id):
     if fit_id.startswith("sleepstudy"):
         return bayesmix.fit("Reaction ~ Days + (Days | Subject)", _sleepstudy_weighted(),
-                            weights="w", reml=fit_id.endswith("REML"), draws=0)
+                            weights="w", reml=fit_id.endswith("REML"), draws=0, priors="flat")
     if "poisson" in fit_id:
         return bayesmix.fit("incidence ~ period + offset(log(size)) + (1 | herd)", _cbpp(),
                             "poisson", weights="w" if "weighted" in fit_id else None,
-                            draws=0)
+                            draws=0, priors="flat")
     link = fit_id.split("_")[2]
     return bayesmix.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", _cbpp(),
                         "binomial", link=link, nagq=0 if fit_id.endswith("nAGQ0") else 1,
-                        draws=0)
+                        draws=0, priors="flat")
 
 
 @pytest.mark.parametrize("fit_id", list(EXTRA))
@@ -68,12 +68,19 @@ def test_weights_offsets_links_match_lme4(fit_id):
 
 # -- options and errors --------------------------------------------------------------------
 
-def test_default_priors_are_flat_and_informative_priors_are_refused():
+def test_default_priors_are_bayesian_flat_is_lme4_and_t_on_beta_is_refused():
     data = bayesmix.datasets.load("Dyestuff")
-    fit = bayesmix.fit("Yield ~ 1 + (1 | Batch)", data, backend="laplace", draws=0)
-    assert fit.spec.all_flat
-    with pytest.raises(PriorError, match="laplace.*cannot honour"):
-        bayesmix.fit("Yield ~ 1 + (1 | Batch)", data, backend="laplace", priors="default")
+    fit = bayesmix.fit("Yield ~ 1 + (1 | Batch)", data, backend="laplace", draws=0,
+                       priors="flat")
+    assert fit.spec.all_flat and fit.info.method == "REML"
+    bayes = bayesmix.fit("Yield ~ 1 + (1 | Batch)", data, backend="laplace", draws=50, seed=1)
+    assert not bayes.spec.all_flat and bayes.info.method.startswith("Bayesian Laplace")
+    assert bayes.idata.attrs["inference"] == "posterior" and bayes.estimates is None
+    with pytest.raises(PriorError, match="(?s)laplace.*cannot honour.*StudentT.*nuts"):
+        bayesmix.fit("Yield ~ 1 + (1 | Batch)", data, backend="laplace",
+                     priors={"(Intercept)": bayesmix.StudentT(3, 0, 10)})
+    with pytest.raises(OptionsError, match="reml applies to flat priors"):
+        bayesmix.fit("Yield ~ 1 + (1 | Batch)", data, backend="laplace", reml=True)
 
 
 @pytest.mark.parametrize(("options", "match"), [
@@ -89,19 +96,20 @@ def test_default_priors_are_flat_and_informative_priors_are_refused():
 def test_bad_options_are_clear_errors(options, match):
     with pytest.raises(OptionsError, match=match):
         bayesmix.fit("Yield ~ 1 + (1 | Batch)", bayesmix.datasets.load("Dyestuff"),
-                     backend="laplace", **options)
+                     backend="laplace", **options, priors="flat")
 
 
 def test_model_errors_name_the_fix():
     cbpp = _cbpp()
     with pytest.raises(OptionsError, match="reml=True applies to linear mixed models"):
         bayesmix.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
-                     "binomial", reml=True)
+                     "binomial", reml=True, priors="flat")
     with pytest.raises(OptionsError, match="nagq=0 is not available for the ordinal"):
         bayesmix.fit("rating ~ temp + (1 | judge)", bayesmix.datasets.load("wine"),
-                     "ordinal", backend="laplace", nagq=0)
+                     "ordinal", backend="laplace", nagq=0, priors="flat")
     with pytest.raises(FamilyError, match="identity link"):
-        bayesmix.fit("incidence ~ period + (1 | herd)", cbpp, "gaussian", link="log")
+        bayesmix.fit("incidence ~ period + (1 | herd)", cbpp, "gaussian", link="log",
+                     priors="flat")
 
 
 def test_non_convergence_is_reported():
@@ -109,7 +117,7 @@ def test_non_convergence_is_reported():
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         # ML (REML on this balanced design starts at its optimum): 4 evaluations needed.
         fit = bayesmix.fit("Reaction ~ Days + (Days | Subject)", data, max_evals=2,
-                           draws=0, reml=False)
+                           draws=0, reml=False, priors="flat")
     assert not fit.converged
     assert any("did not converge" in m and "max_evals" in m for m in fit.info.messages)
     assert "NOT CONVERGED" in fit.summary()
@@ -118,9 +126,9 @@ def test_non_convergence_is_reported():
 @pytest.mark.parametrize("optimizer", ["lbfgsb", "powell"])
 def test_alternative_optimizers_reach_the_same_optimum(optimizer):
     data = bayesmix.datasets.load("sleepstudy")
-    a = bayesmix.fit("Reaction ~ Days + (Days | Subject)", data, draws=0)
+    a = bayesmix.fit("Reaction ~ Days + (Days | Subject)", data, draws=0, priors="flat")
     b = bayesmix.fit("Reaction ~ Days + (Days | Subject)", data, draws=0,
-                     optimizer=optimizer)
+                     optimizer=optimizer, priors="flat")
     assert abs(a.loglik - b.loglik) < 1e-6
     assert np.allclose(a.estimates.theta, b.estimates.theta, atol=1e-3)
 
@@ -129,7 +137,7 @@ def test_alternative_optimizers_reach_the_same_optimum(optimizer):
 def test_factorizations_give_the_same_fit(method):
     data = bayesmix.datasets.load("Penicillin")
     fit = bayesmix.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", data,
-                       factorization=method, draws=0)
+                       factorization=method, draws=0, priors="flat")
     assert fit.info.extra["factorization"].startswith(method)
     assert abs(fit.loglik - -165.430294499802) < 1e-6
 
@@ -138,7 +146,8 @@ def test_factorizations_give_the_same_fit(method):
 
 def test_idata_is_the_labelled_gaussian_approximation():
     data = bayesmix.datasets.load("sleepstudy")
-    fit = bayesmix.fit("Reaction ~ Days + (Days | Subject)", data, draws=4000, seed=1)
+    fit = bayesmix.fit("Reaction ~ Days + (Days | Subject)", data, draws=4000, seed=1,
+                       priors="flat")
     idata = fit.idata
     assert idata.attrs["backend"] == "laplace"
     assert "Gaussian approximation at the mode" in idata.attrs["approximation"]
@@ -173,7 +182,7 @@ def test_pointwise_loglik_of_the_draws_matches_the_family(formula, data, family)
     (prior weights included: they divide the variance, or multiply the log-likelihood)."""
     data = _cbpp() if data == "cbpp" else bayesmix.datasets.load(data)
     data["w"] = 1.0 + np.arange(len(data)) % 3
-    fit = bayesmix.fit(formula, data, family, weights="w", draws=3, seed=2)
+    fit = bayesmix.fit(formula, data, family, weights="w", draws=3, seed=2, priors="flat")
     design, post = fit.design, fit.idata.posterior
     fam = design.family
     for s in range(3):
@@ -193,7 +202,8 @@ def test_pointwise_loglik_of_the_draws_matches_the_family(formula, data, family)
 def test_draws_zero_stores_the_mode_only():
     """draws=0: no posterior group; the estimates live in the ``mode`` group and the tables
     and predictions read them from there."""
-    fit = bayesmix.fit("incidence ~ period + (1 | herd)", _cbpp(), "poisson", draws=0)
+    fit = bayesmix.fit("incidence ~ period + (1 | herd)", _cbpp(), "poisson", draws=0,
+                       priors="flat")
     assert "posterior" not in fit.idata.groups() and "mode" in fit.idata.groups()
     mode = fit.idata["mode"]
     assert np.allclose(mode["beta"].values, fit.estimates.beta)
@@ -206,7 +216,7 @@ def test_draws_zero_stores_the_mode_only():
 
 def test_tables_and_summary():
     fit = bayesmix.fit("Reaction ~ Days + (Days | Subject)", bayesmix.datasets.load(
-        "sleepstudy"), draws=0)
+        "sleepstudy"), draws=0, priors="flat")
     vc = fit.varcorr()
     assert list(vc.kind) == ["sd", "sd", "cor", "sigma"]
     assert {"group", "term", "term2", "kind", "estimate"} <= set(vc.columns)

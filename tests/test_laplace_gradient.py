@@ -74,8 +74,8 @@ def test_profiled_deviance_gradient(formula, dataset, weights, method, reml):
 def test_gradient_and_derivative_free_paths_agree():
     data = bayesmix.datasets.load("grouseticks")
     formula = "TICKS ~ YEAR + scale(HEIGHT) + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)"
-    a = bayesmix.fit(formula, data, "poisson", draws=0)
-    b = bayesmix.fit(formula, data, "poisson", draws=0, gradient=False)
+    a = bayesmix.fit(formula, data, "poisson", draws=0, priors="flat")
+    b = bayesmix.fit(formula, data, "poisson", draws=0, gradient=False, priors="flat")
     assert a.info.extra["gradient"] == "analytic"
     assert b.info.extra["evaluations_laplace"] > 3 * a.info.extra["evaluations_laplace"]
     assert abs(a.loglik - b.loglik) < 1e-6

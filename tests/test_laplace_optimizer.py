@@ -189,7 +189,7 @@ def test_moment_start_on_crossed_data_is_near_the_estimate():
     formula = "y ~ 1 + x + (1 + x | g) + (1 | h)"
     design = bayesmix.build_design(formula, data)
     start = lmm_start(latent_field(design))
-    fit = bayesmix.fit(formula, data, draws=0)
+    fit = bayesmix.fit(formula, data, draws=0, priors="flat")
     # Sampling error of the moment estimates: ~SD/√(2·levels), 0.03 for g, 0.04 for h;
     # bound at three of those on every entry of θ (σ ≈ 1 here).
     assert np.max(np.abs(start - fit.estimates.theta)) < 0.12
@@ -199,23 +199,24 @@ def test_moment_start_on_crossed_data_is_near_the_estimate():
 
 def test_newton_fits_need_few_evaluations():
     sleep = bayesmix.fit("Reaction ~ Days + (Days | Subject)",
-                         bayesmix.datasets.load("sleepstudy"), draws=0)
+                         bayesmix.datasets.load("sleepstudy"), draws=0, priors="flat")
     assert sleep.info.extra["gradient"] == "analytic" and sleep.info.iterations <= 8
     logistic = bayesmix.fit("y ~ 1 + x + (1 + x | g)", glmm_data(20_000, 2_000, seed=4),
-                            "bernoulli", draws=0)
+                            "bernoulli", draws=0, priors="flat")
     assert logistic.info.extra["evaluations_laplace"] <= 15
 
 
 def test_gradient_auto_is_derivative_free_on_cholmod_for_lmms():
     data = bayesmix.datasets.load("Penicillin")
     formula = "diameter ~ 1 + (1 | plate) + (1 | sample)"
-    auto = bayesmix.fit(formula, data, factorization="cholmod", draws=0)
-    forced = bayesmix.fit(formula, data, factorization="cholmod", draws=0, gradient=True)
+    auto = bayesmix.fit(formula, data, factorization="cholmod", draws=0, priors="flat")
+    forced = bayesmix.fit(formula, data, factorization="cholmod", draws=0, gradient=True,
+                          priors="flat")
     assert auto.info.extra["gradient"] == "none"
     assert forced.info.extra["gradient"] == "analytic"
     assert abs(auto.loglik - forced.loglik) < 1e-6
     with pytest.raises(OptionsError, match="gradient must be"):
-        bayesmix.fit(formula, data, gradient="yes")
+        bayesmix.fit(formula, data, gradient="yes", priors="flat")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert bayesmix.fit(formula, data, draws=0, gradient=False).converged
+        assert bayesmix.fit(formula, data, draws=0, gradient=False, priors="flat").converged

@@ -70,7 +70,7 @@ def _fit(dataset: str, fit_id: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularFitWarning)
         result = bayesmix.fit(ref["formula"], bayesmix.datasets.load(dataset), family,
-                              backend="laplace", draws=0, **options)
+                              backend="laplace", draws=0, **options, priors="flat")
     return result, ref
 
 
@@ -154,7 +154,7 @@ def test_dyestuff2_is_singular_with_an_explanation():
     ref = shared_fits("Dyestuff2")["Dyestuff2_lmer_REML"]
     with pytest.warns(SingularFitWarning, match="singular fit"):
         fit = bayesmix.fit(ref["formula"], bayesmix.datasets.load("Dyestuff2"),
-                           backend="laplace", draws=0)
+                           backend="laplace", draws=0, priors="flat")
     assert fit.info.singular and fit.converged
     assert fit.estimates.theta[0] == 0.0
     message = fit.info.messages[0]

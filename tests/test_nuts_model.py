@@ -8,7 +8,7 @@ log-likelihoods + N(0, 1) / N(0, Σ) densities of the random effects. Agreement 
 the intercept centring and both parameterisations are wired exactly. A correlated term's
 prior is checked as LKJ(η) on R (``bayesmix.LKJ.logp``) times the Jacobian of its canonical
 partial correlations u ↦ R, taken by finite differences, so the analytic Jacobian of
-:mod:`bayesmix.backends.nuts.correlation` is tested too (r = 2 and r = 3).
+:mod:`bayesmix.spec.correlation` is tested too (r = 2 and r = 3).
 """
 
 import numpy as np
@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 import bayesmix as bm
-from bayesmix.backends.nuts.correlation import cholesky_from_cpc_numpy
+from bayesmix.spec.correlation import cholesky_from_cpc_numpy
 from bayesmix.backends.nuts.draws import posterior_draws
 from bayesmix.results.loglik import pointwise_loglik
 from bayesmix.backends.nuts.likelihood import ordinal_logp

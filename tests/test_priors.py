@@ -246,7 +246,7 @@ def test_the_pipeline_entry_point_checks_priors_and_options(sleep):
     design = bm.build_design("Reaction ~ Days + (Days | Subject)", sleep)
     laplace, nuts = get_backend("laplace"), get_backend("nuts")
     with pytest.raises(PriorError, match="'laplace' backend cannot honour"):
-        laplace.fit(model_spec(design, "default"))
+        laplace.fit(model_spec(design, {"Days": bm.StudentT(3, 0, 5)}))
     with pytest.raises(bm.errors.OptionsError, match="takes LaplaceOptions, not NutsOptions"):
         laplace.fit(model_spec(design, "flat"), nuts.options())
     fit = laplace.fit(model_spec(design, "flat"), laplace.options(draws=0))

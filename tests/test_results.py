@@ -21,7 +21,7 @@ FORMULA = "Reaction ~ Days + (Days | Subject)"
 @pytest.fixture(scope="module")
 def fits():
     data = bm.datasets.load("sleepstudy")
-    laplace = bm.fit(FORMULA, data, backend="laplace", reml=True, draws=200, seed=1)
+    laplace = bm.fit(FORMULA, data, backend="laplace", reml=True, draws=200, seed=1, priors="flat")
     map_fit = bm.fit(FORMULA, data, backend="map", covariance=laplace, draws=200, seed=1)
     return laplace, map_fit
 
@@ -94,4 +94,4 @@ def test_summary_reports_fit_and_thresholds():
     assert "conditional log-likelihood" in text
     assert list(fit.thresholds().index) == ["1|2", "2|3", "3|4", "4|5"]
     with pytest.raises(bm.BayesmixError, match="ordinal family only"):
-        bm.fit(FORMULA, bm.datasets.load("sleepstudy")).thresholds()
+        bm.fit(FORMULA, bm.datasets.load("sleepstudy"), priors="flat").thresholds()

@@ -39,8 +39,8 @@ class Backend:
     honours : callable (kind, Prior) → bool
         Whether the backend can use this prior on a parameter of this kind ("fixed",
         "intercept", "sd", "cor", "sigma", "cutpoints").
-    default_priors : {"default", "flat"}
-        What ``priors=None`` means for this backend.
+    default_priors : {"default", "flat"} or callable Design → str
+        What ``priors=None`` means for this backend (possibly depending on the design).
     description : str
     """
 
@@ -48,7 +48,12 @@ class Backend:
     options: type
     run: Callable[..., Any]
     honours: Callable[[str, Prior], bool]
-    default_priors: str = "default"
+    default_priors: str | Callable[[Any], str] = "default"
+
+    def default_priors_for(self, design) -> str:
+        """What ``priors=None`` means for ``design``."""
+        value = self.default_priors
+        return value(design) if callable(value) else value
     description: str = ""
 
     def fit(self, spec: ModelSpec, options=None):

@@ -6,8 +6,8 @@ ordinal family, thresholds α (``logit P(y ≤ j) = α_j − η``, ordinal::clmm
 
     f_i = −w_i (log p(y_i | η_i) − c_i),   g_i = ∂f_i/∂η_i,   h_i ≥ 0,
 
-where c_i collects what does not depend on the parameters (:func:`row_constants`: log C(n, y),
-−log y!; for the Gaussian family −½ log(2πσ²/w) is added by the caller) and h_i is the weight
+where c_i collects what does not depend on the parameters (:func:`row_constants`: log C(n, y)
+or −log y!; for the Gaussian family the caller adds −½ log(2πσ²/w)) and h_i is the weight
 Newton / PIRLS steps use: the observed information for canonical links and the ordinal family
 (they coincide with the expected one for canonical links), the expected (Fisher) information
 w (dμ/dη)²/V(μ) for the other links, as glmer's PIRLS. For the ordinal family the terms in the
@@ -254,12 +254,13 @@ def ordinal_loglik_rows(link, codes, eta, alpha, out):
 
 
 def row_constants(fam: int, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
-    """c_i of every row: log C(n, y) (binomial), −log y! (Poisson), 0 otherwise."""
+    """c_i of every row: log C(n, y) (binomial with trials), −log y! (Poisson), 0 otherwise
+    (a Bernoulli row's log C(1, y) is 0)."""
     from scipy.special import gammaln
 
     y = np.asarray(y, dtype=float)
-    if fam == BINOMIAL:
-        n = np.ones_like(y) if trials is None else np.asarray(trials, dtype=float)
+    if fam == BINOMIAL and trials is not None:
+        n = np.asarray(trials, dtype=float)
         return gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
     if fam == POISSON:
         return -gammaln(y + 1)

@@ -83,10 +83,12 @@ def pack(spec: ModelSpec, info: FitInfo, *, approximation: str, inference: str,
         elif note:
             messages.append(note)
     seconds = time.perf_counter() - start
+    start = time.perf_counter()
     idata = make_idata(spec, posterior, backend=info.backend, approximation=approximation,
                        inference=inference, mode=estimates, log_likelihood=loglik,
                        sample_stats=sample_stats, extra_dims=extra_dims,
                        extra_coords=extra_coords, attrs=attrs)
     info = dataclasses.replace(info, messages=tuple(messages),
-                               timings={**info.timings, "log_likelihood": seconds})
+                               timings={**info.timings, "log_likelihood": seconds,
+                                        "idata": time.perf_counter() - start})
     return Fit(spec=spec, idata=idata, info=info)

@@ -100,12 +100,13 @@ class Estimates:
             return None
         return np.sqrt(np.clip(np.diag(self.beta_cov), 0, None))
 
-    def to_dataset(self, design):
+    def to_dataset(self, design, coords=None):
         """The estimates as an xarray Dataset with the shared names and dims (the ``mode``
-        group of a fit's InferenceData); covariances get a second dim ``<dim>2``."""
+        group of a fit's InferenceData); covariances get a second dim ``<dim>2``.
+        ``coords``: :func:`~.naming.coords` of the design, when the caller has them."""
         import xarray as xr
 
-        coords = naming.coords(design)
+        coords = naming.coords(design) if coords is None else coords
         data = {naming.BETA: ([naming.COEF], self.beta)}
         extra = {naming.COEF + "2": list(design.x_names)}
         if self.beta_cov is not None:

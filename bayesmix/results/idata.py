@@ -107,7 +107,7 @@ def make_idata(
     if mode is not None:
         from .estimates import MODE_GROUP
 
-        group = mode.to_dataset(design)
+        group = mode.to_dataset(design, coords)
         group.attrs.update(info)
         idata.add_groups({MODE_GROUP: group})
     return idata

@@ -253,7 +253,7 @@ class LKJ(Prior):
     def to_pymc(self, name: str, **kwargs):
         raise PriorError("an LKJ prior is not a PyMC distribution of its own: the nuts backend "
                          "builds it from canonical partial correlations "
-                         "(bayesmix.backends.nuts.correlation)")
+                         "(bayesmix.spec.correlation)")
 
 
 def _lkj_log_c(eta: float, d: int) -> float:

@@ -365,8 +365,19 @@ def _fit_ordinal(spec: ModelSpec, options: LaplaceOptions):
 
 
 def fit(spec: ModelSpec, options: LaplaceOptions):
-    """Fit a mixed model by the Laplace method at the mode (flat priors: lme4's estimates)."""
+    """Fit a mixed model: flat priors give lme4's estimates at the mode; any other prior
+    the Bayesian Laplace's posterior (:mod:`.bayes`)."""
     _check_model(spec, options)
+    if not spec.all_flat:
+        from .bayes import fit_bayes
+
+        if options.reml is not None:
+            raise OptionsError(
+                "reml applies to flat priors (lme4's REML and ML estimators); with priors the "
+                "laplace backend integrates β under its prior and reports the posterior. Leave "
+                "reml unset, or pass priors='flat' for lme4's estimates"
+            )
+        return fit_bayes(spec, options)
     with single_threaded_blas():
         if spec.design.family.has_sigma:
             return _fit_lmm(spec, options)

@@ -30,7 +30,8 @@ from ...latent import FieldState
 from ...latent.mode import Mode
 from . import _gradient_kernels as gk
 
-__all__ = ["ThetaMaps", "theta_maps", "laplace_gradient", "lmm_gradient"]
+__all__ = ["ThetaMaps", "theta_maps", "laplace_gradient", "lmm_gradient",
+           "pls_gradient_parts"]
 
 # Smallest |diagonal of T_k| (relative to its largest entry) for the block formula of
 # ∂log|A|/∂θ; below it the per-row blocks of A⁻¹ are used (no cancellation).
@@ -107,16 +108,16 @@ def _logdet_gradient_from_blocks(design, theta, inv_blocks, nt) -> np.ndarray | 
     return grad
 
 
-def lmm_gradient(state: FieldState, sol, reml: bool, maps: ThetaMaps,
-                 inv_blocks: list[np.ndarray] | None = None) -> np.ndarray:
-    """Gradient over θ of lme4's profiled deviance / REML criterion at a PLS solution.
+def pls_gradient_parts(state: FieldState, sol, with_rx: bool, maps: ThetaMaps,
+                       inv_blocks: list[np.ndarray] | None = None):
+    """(∂ldL2/∂θ, ∂r²/∂θ, ∂ldRX2/∂θ) at a PLS solution whose factor the state holds.
 
-    With r the weighted residuals, V = A⁻¹MᵀWX, E = W(X − MV) and C = R_XᵀR_X:
+    With r the weighted residuals, V = A⁻¹MᵀWX, E = W(X − MV) and C = R_XᵀR_X (the prior
+    precision of β included when the solution has one):
     ∂ldL2/∂θ_t = tr(A⁻¹ ∂A/∂θ_t) (:func:`_logdet_gradient_from_blocks`, or
     2 Σᵢ wᵢ (∂mᵢ/∂θ_t)ᵀA⁻¹mᵢ from per-row blocks of A⁻¹ when a T_k is nearly singular);
-    ∂r²/∂θ_t = −2 Σᵢ wᵢ rᵢ (∂mᵢ/∂θ_t)ᵀu (envelope);
-    ∂ldRX2/∂θ_t = tr(C⁻¹ ∂C) = −2 tr(C⁻¹Eᵀ(∂M/∂θ_t)V). The objective adds
-    d·∂r²/r² with d = n (ML) or n − p (REML), and ∂ldRX2 for REML.
+    ∂r²/∂θ_t = −2 Σᵢ wᵢ rᵢ (∂mᵢ/∂θ_t)ᵀu (envelope: the prior's penalty does not move with θ);
+    ∂ldRX2/∂θ_t = tr(C⁻¹ ∂C) = −2 tr(C⁻¹Eᵀ(∂M/∂θ_t)V) (zeros unless ``with_rx``).
 
     ``inv_blocks`` are the factor's diagonal blocks of A⁻¹ per term (computed when None).
     """
@@ -128,7 +129,7 @@ def lmm_gradient(state: FieldState, sol, reml: bool, maps: ThetaMaps,
         resid -= field.X @ sol.beta
     nt = len(maps.entry)
     g_ldl, g_pw, g_rx = np.zeros(nt), np.zeros(nt), np.zeros(nt)
-    if reml and field.p:
+    if with_rx and field.p:
         V = np.ascontiguousarray(state.factor.solve_Lt(sol.RZX))
         E = field.X - state.zl @ V
         if field.weights is not None:
@@ -147,6 +148,16 @@ def lmm_gradient(state: FieldState, sol, reml: bool, maps: ThetaMaps,
                 maps.dm, maps.entry, K, V, g_ldl, g_pw, g_rx)
     if from_blocks is not None:
         g_ldl = from_blocks
+    return g_ldl, g_pw, g_rx
+
+
+def lmm_gradient(state: FieldState, sol, reml: bool, maps: ThetaMaps,
+                 inv_blocks: list[np.ndarray] | None = None) -> np.ndarray:
+    """Gradient over θ of lme4's profiled deviance / REML criterion at a PLS solution: the
+    parts of :func:`pls_gradient_parts` combined as the objective adds them, d·∂r²/r² with
+    d = n (ML) or n − p (REML), and ∂ldRX2 for REML."""
+    field = state.field
+    g_ldl, g_pw, g_rx = pls_gradient_parts(state, sol, reml, maps, inv_blocks)
     dof = field.n - field.p if reml else field.n
     grad = g_ldl + dof * g_pw / sol.pwrss
     return grad + g_rx if reml else grad

@@ -8,9 +8,10 @@ from ...errors import OptionsError
 from ...linalg import METHODS
 from ..options import DrawOptions
 
-__all__ = ["LaplaceOptions", "OPTIMIZERS"]
+__all__ = ["LaplaceOptions", "OPTIMIZERS", "INTEGRATE"]
 
 OPTIMIZERS = ("cobyqa", "lbfgsb", "powell")
+INTEGRATE = ("auto", "importance", "grid", "nuts")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,19 @@ class LaplaceOptions(DrawOptions):
         draws of β in ``idata`` have the same covariance.
     factorization : {"auto", "blocked", "cholmod"}
         Sparse Cholesky method (see :func:`bayesmix.linalg.analyze`).
+    integrate : {"auto", "importance", "grid", "nuts"}
+        With priors other than flat (the Bayesian Laplace), how the posterior of the
+        covariance parameters is integrated (:mod:`~bayesmix.backends.laplace.integrate`):
+        quasi-Monte Carlo importance sampling from a Student-t at the mode with Pareto
+        smoothing and its k̂ diagnostic ("auto"); R-INLA's grid in the Hessian's
+        standardized coordinates (few parameters; the SDs' draws then take the grid's
+        values); or NUTS over them, exact up to Monte Carlo error and costliest.
+    psi_points : int or None
+        Importance points (a power of 2); None: as many as ~3 s of evaluations allow,
+        between 64 and 1024.
+    psi_max_points : int
+        The importance points double, up to this many, while the Pareto k̂ exceeds 0.5 or
+        the weights' effective sample size is below a quarter of the points.
     """
 
     reml: bool | None = None
@@ -88,6 +102,9 @@ class LaplaceOptions(DrawOptions):
     gtol: float = 1e-5
     hessian: bool = True
     factorization: str = "auto"
+    integrate: str = "auto"
+    psi_points: int | None = None
+    psi_max_points: int = 1024
 
     def __post_init__(self):
         self._check_draw_options(min_draws=0)
@@ -113,10 +130,18 @@ class LaplaceOptions(DrawOptions):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise OptionsError(f"{name} must be a positive number, not {value!r}")
-        for name, least in (("max_evals", 1), ("pirls_max_iter", 1)):
+        for name, least in (("max_evals", 1), ("pirls_max_iter", 1), ("psi_max_points", 8)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise OptionsError(f"{name} must be an integer ≥ {least}, not {value!r}")
+        if self.integrate not in INTEGRATE:
+            raise OptionsError(f"unknown integrate {self.integrate!r}; valid values: "
+                               f"{', '.join(INTEGRATE)}")
+        if self.psi_points is not None and (
+                isinstance(self.psi_points, bool) or not isinstance(self.psi_points, int)
+                or self.psi_points < 8 or self.psi_points & (self.psi_points - 1)):
+            raise OptionsError(f"psi_points must be a power of 2 (≥ 8) or None, not "
+                               f"{self.psi_points!r}")
         if not isinstance(self.hessian, bool):
             raise OptionsError(f"hessian must be True or False, not {self.hessian!r}")
         if self.gradient not in ("auto", True, False) or not isinstance(self.gradient,

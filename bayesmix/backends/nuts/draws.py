@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from ...results import naming
 from ...spec import ModelSpec
-from .correlation import cholesky_from_cpc_numpy
+from ...spec.correlation import cholesky_from_cpc_numpy
 from .model import BETA, CUTPOINTS, INTERCEPT, SIGMA, ModelLayout
 
 __all__ = ["posterior_draws"]

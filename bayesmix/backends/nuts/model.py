@@ -3,7 +3,7 @@
 η = Xβ + Σ_k (X_k ∘ b_k[codes_k]) 1 + offset. For every random term k, with D_k = diag(sd_k)
 (each SD with its own prior, sampled on the log scale) and, for a correlated term, L_k the
 Cholesky factor of its correlation matrix (LKJ(η), sampled through canonical partial
-correlations: :mod:`bayesmix.backends.nuts.correlation`; L_k = I for ``||`` terms and single
+correlations: :mod:`bayesmix.spec.correlation`; L_k = I for ``||`` terms and single
 columns), the effects b_k (m_k × r_k) are either
 
 - non-centred: z_k ~ N(0, 1) and b_kj = D_k L_k z_kj, or
@@ -35,7 +35,7 @@ from ...errors import PriorError
 from ...results import naming
 from ...spec import ModelSpec
 from ...spec.priors import Normal, StudentT, pymc_vector_dist
-from .correlation import lkj_cpc_logp, n_cpc
+from ...spec.correlation import lkj_cpc_logp, n_cpc
 from .graph_inputs import data_var
 from .grouped import grouped_row_dot
 from .likelihood import loglik_sum
@@ -60,7 +60,7 @@ class TermLayout:
     label : str
     correlated : bool
         True: ``corr`` names the term's unconstrained canonical partial correlations
-        (:mod:`bayesmix.backends.nuts.correlation`).
+        (:mod:`bayesmix.spec.correlation`).
     centred : bool
         True: ``effects`` is b itself (b_j ~ N(0, Σ)); False: ``effects`` is z with
         b_j = D L z_j.

@@ -1,0 +1,289 @@
+"""The Bayesian Laplace fit: the posterior of everything from the sparse factor.
+
+1. L(φ) = log p̃(y | ψ) + log p(φ) (:mod:`.marginal`) is maximised (L-BFGS-B on its
+   gradient, then Newton steps on the finite-difference Hessian H at the end).
+2. p(φ | y) is integrated on weighted points in the standardized coordinates of H
+   (:mod:`.integrate`: grid, quasi-Monte Carlo importance sampling, or NUTS over φ).
+3. At each point, while the factor is there, draws of x = (β, u) | ψ, y from its Gaussian
+   (:meth:`.marginal.LaplaceMarginal.draw`); a pool of such draws is resampled by the
+   points' weights into the posterior draws, each carrying its own ψ (SDs, correlations, σ).
+
+The InferenceData holds draws of every parameter under the shared names, the pointwise
+log-likelihood (storage policy permitting), per draw the index and log weight of its point
+(``sample_stats``), and the integration's diagnostics in attrs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+
+import numpy as np
+from scipy import optimize
+
+from ...errors import ConvergenceWarning, PriorError
+from ...latent import latent_field, new_state, solve_pls
+from ...linalg import single_threaded_blas
+from ...results import FitInfo, naming
+from ...results.adapter import pack
+from ...results.storage import default_draws
+from . import integrate
+from .hyper import HyperSpace
+from .marginal import LaplaceMarginal
+from .options import LaplaceOptions
+from .start import glm_start, glmm_start, lmm_start
+
+__all__ = ["fit_bayes", "KHAT_WARN", "KHAT_FAIL"]
+
+KHAT_WARN, KHAT_FAIL = 0.5, 0.7
+# Automatic number of importance points: as many as about this many seconds of evaluations
+# allow, within [64, 1024], a power of 2 (Sobol balance).
+_POINTS_SECONDS = 3.0
+_POINTS_RANGE = (64, 1024)
+
+
+def _auto_points(seconds_per_eval: float) -> int:
+    n = _POINTS_SECONDS / max(seconds_per_eval, 1e-6)
+    n = int(np.clip(n, *_POINTS_RANGE))
+    return 2 ** int(np.floor(np.log2(n)))
+
+
+def _start(spec, field, state, hyper: HyperSpace) -> np.ndarray:
+    """φ from moment estimates of θ (and σ from the PLS solution there)."""
+    if spec.design.family.has_sigma:
+        theta = lmm_start(field)
+        state.theta = theta
+        from ...latent import set_theta
+
+        sol = solve_pls(set_theta(state, theta))
+        sigma = float(np.sqrt(sol.pwrss / max(field.n - field.p, 1)))
+        return hyper.from_theta(theta, sigma)
+    return hyper.from_theta(glmm_start(field, glm_start(field)), None)
+
+
+def _hessian(marginal: LaplaceMarginal, phi: np.ndarray) -> np.ndarray:
+    """H = −∇²L at φ: central differences of the gradient (analytic for the Gaussian
+    family), or of L itself."""
+    d = len(phi)
+    H = np.empty((d, d))
+    if marginal.gaussian:
+        h = 1e-5
+        for j in range(d):
+            e = np.zeros(d)
+            e[j] = h
+            H[:, j] = -(marginal.gradient(phi + e) - marginal.gradient(phi - e)) / (2 * h)
+    else:
+        h = 2e-3
+        f0 = marginal(phi)
+        for i in range(d):
+            ei = np.zeros(d)
+            ei[i] = h
+            H[i, i] = -(marginal(phi + ei) - 2 * f0 + marginal(phi - ei)) / h**2
+            for j in range(i):
+                ej = np.zeros(d)
+                ej[j] = h
+                H[i, j] = H[j, i] = -(marginal(phi + ei + ej) - marginal(phi + ei - ej)
+                                      - marginal(phi - ei + ej)
+                                      + marginal(phi - ei - ej)) / (4 * h * h)
+    marginal(phi)
+    return 0.5 * (H + H.T)
+
+
+def _mode(marginal: LaplaceMarginal, phi0: np.ndarray, max_evals: int):
+    """φ̂ and H there; Newton steps on H polish what L-BFGS-B leaves."""
+
+    def fun(phi):
+        g = marginal.gradient(phi)
+        return -marginal.last_value, -g
+
+    res = optimize.minimize(fun, phi0, jac=True, method="L-BFGS-B",
+                            options={"maxfun": max_evals, "gtol": 1e-7, "ftol": 1e-13})
+    phi = np.asarray(res.x, dtype=float)
+    messages = []
+    H = _hessian(marginal, phi)
+    for _ in range(5):
+        vals, vecs = np.linalg.eigh(H)
+        if vals[0] <= 0:
+            break
+        g = marginal.gradient(phi)
+        step = vecs @ ((vecs.T @ g) / vals)
+        if g @ step < 1e-10:
+            break
+        trial = phi + step
+        if marginal(trial) >= marginal(phi):
+            phi = trial
+            H = _hessian(marginal, phi)
+        else:
+            break
+    vals, vecs = np.linalg.eigh(H)
+    converged = bool(vals[0] > 0)
+    if not converged:
+        messages.append(
+            "the log posterior of the covariance parameters is not concave at its mode (the "
+            "Hessian has a non-positive eigenvalue): some combination of SDs / correlations is "
+            "not identified by the data and its prior is too weak. Use stronger priors on the "
+            "SDs, simplify the random-effects part, or use backend='nuts'."
+        )
+        H = (vecs * np.maximum(vals, 1e-3 * max(vals[-1], 1.0))) @ vecs.T
+    return phi, H, converged, messages, res
+
+
+class _Pool:
+    """Draws of (β, b, ψ) collected point by point, then resampled by the points' weights."""
+
+    def __init__(self, marginal, per_point: int, rng):
+        self.marginal, self.per_point, self.rng = marginal, per_point, rng
+        self.beta, self.b, self.hyper, self.point = [], [], [], []
+
+    def __call__(self, k: int) -> None:
+        beta, b = self.marginal.draw(self.per_point, self.rng)
+        self.beta.append(beta)
+        self.b.append(b)
+        self.hyper.append(self.marginal.last_hyper)
+        self.point.append(k)
+
+    def resample(self, log_weights: np.ndarray, total: int):
+        """(point index per draw, draw index within its point) for ``total`` draws by
+        systematic resampling: each pooled draw has weight w_k / (draws at point k)."""
+        counts = np.array([len(b) for b in self.beta])
+        w = np.repeat(np.exp(log_weights[self.point]) / counts, counts)
+        w = w / w.sum()
+        positions = (self.rng.random() + np.arange(total)) / total
+        chosen = np.searchsorted(np.cumsum(w), positions)
+        chosen = np.minimum(chosen, len(w) - 1)
+        self.rng.shuffle(chosen)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        which = np.searchsorted(starts, chosen, side="right") - 1
+        return which, chosen - starts[which]
+
+
+def _posterior(spec, pool: _Pool, which, within, chains: int, draws: int):
+    design = spec.design
+    post = {naming.BETA: np.stack([pool.beta[k][j] for k, j in zip(which, within)])
+            .reshape(chains, draws, design.p)}
+    for t_idx, t in enumerate(design.terms):
+        b = np.stack([pool.b[k][t_idx][j] for k, j in zip(which, within)])
+        post[naming.b_var(t.label)] = b.reshape(chains, draws, t.m, t.r)
+        sd = np.stack([pool.hyper[k].sds[t_idx] for k in which])
+        post[naming.sd_var(t.label)] = sd.reshape(chains, draws, t.r)
+        if t.correlated:
+            cor = np.stack([pool.hyper[k].correlation(t_idx) for k in which])
+            post[naming.cor_var(t.label)] = cor.reshape(chains, draws, t.r, t.r)
+    if design.family.has_sigma:
+        post[naming.SIGMA] = np.array([pool.hyper[k].sigma for k in which]).reshape(
+            chains, draws)
+    return post
+
+
+def _integration_messages(points: integrate.Points) -> tuple[list[str], bool]:
+    messages, trusted = [], True
+    khat = points.diagnostics.get("pareto_khat")
+    if khat is not None and khat > KHAT_FAIL:
+        trusted = False
+        messages.append(
+            f"the importance weights over the covariance parameters are unreliable (Pareto "
+            f"k̂ = {khat:.2f} > {KHAT_FAIL}): their posterior is far from the Student-t built "
+            "at its mode (strongly skewed, or several modes). Use integrate='nuts' (exact in "
+            "the covariance parameters) or backend='nuts'."
+        )
+    elif khat is not None and khat > KHAT_WARN:
+        messages.append(
+            f"the importance weights over the covariance parameters have Pareto k̂ = "
+            f"{khat:.2f} (between {KHAT_WARN} and {KHAT_FAIL}): usable, but the tails of the "
+            "SDs' posterior are approximate; integrate='nuts' is exact in them."
+        )
+    if points.method == "nuts" and points.diagnostics.get("divergences"):
+        messages.append(
+            f"{points.diagnostics['divergences']} divergent NUTS transitions over the "
+            "covariance parameters: the draws may be biased; use stronger priors on the SDs."
+        )
+    return messages, trusted
+
+
+def fit_bayes(spec, options: LaplaceOptions):
+    """The Bayesian Laplace fit of ``spec`` (see the module docstring)."""
+    if spec.design.family.name == "ordinal":
+        raise PriorError(
+            "the laplace backend integrates the ordinal family's thresholds only with flat "
+            "priors (priors='flat': ordinal::clmm's estimates); use backend='nuts' for "
+            "priors on the ordinal family"
+        )
+    timings = {}
+    clock = time.perf_counter()
+    with single_threaded_blas():
+        field = latent_field(spec.design, options.factorization)
+        state = new_state(field)
+        hyper = HyperSpace(spec)
+        marginal = LaplaceMarginal(spec, hyper, state, pirls_tol=options.pirls_tol,
+                                   pirls_max_iter=options.pirls_max_iter)
+        phi0 = _start(spec, field, state, hyper)
+        phi_hat, H, converged, messages, opt = _mode(marginal, phi0, options.max_evals)
+        timings["mode"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        chains = options.chains or 4
+        draws = default_draws(options.draws, chains, field.q, field.p) \
+            if options.draws != 0 else 0
+        if draws == 0:
+            raise PriorError("draws=0 (no draws) applies to flat priors only: the Bayesian "
+                             "Laplace's result is its posterior draws")
+        method = "importance" if options.integrate == "auto" else options.integrate
+        d = hyper.dim
+        rng = np.random.default_rng(options.seed)
+        S = integrate.standardize(H)
+        total = chains * draws
+        if method == "grid":
+            pool = _Pool(marginal, max(1, int(np.ceil(2 * total / 11**d))), rng)
+            points = integrate.grid(marginal, pool, phi_hat, S)
+        elif method == "importance":
+            n = options.psi_points or _auto_points(timings["mode"] / marginal.evaluations)
+            pool = _Pool(marginal, max(1, int(np.ceil(2 * total / n))), rng)
+            points = integrate.importance(marginal, pool, phi_hat, S, n,
+                                          seed=rng.integers(2**32),
+                                          max_points=max(n, options.psi_max_points))
+        else:
+            pool = _Pool(marginal, 1, rng)
+            points = integrate.nuts(marginal, marginal.gradient, pool, phi_hat, S,
+                                    draws=draws, chains=chains, tune=draws,
+                                    seed=int(rng.integers(2**31)))
+        timings["integrate"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        which, within = pool.resample(points.log_weights, total)
+        posterior = _posterior(spec, pool, which, within, chains, draws)
+    more, trusted = _integration_messages(points)
+    messages += more
+    if marginal.pirls_failures:
+        messages.append("PIRLS did not converge at some covariance parameters; the Laplace "
+                        "approximation there is unreliable. Rescale the covariates.")
+        trusted = False
+    for m in messages:
+        warnings.warn(m, ConvergenceWarning, stacklevel=4)
+    sample_stats = {
+        "psi_point": np.asarray(pool.point)[which].reshape(chains, draws),
+        "psi_log_weight": points.log_weights[np.asarray(pool.point)[which]].reshape(
+            chains, draws),
+    }
+    timings["draws"] = time.perf_counter() - clock
+    diagnostics = {**points.diagnostics, "ess_points": points.ess,
+                   "mode_phi": dict(zip(hyper.names, phi_hat.tolist())),
+                   "mode_evaluations": int(opt.nfev)}
+    ok = converged and trusted
+    status = "not converged" if not ok else ("warnings" if messages else "converged")
+    approximation = (
+        f"Bayesian Laplace: covariance parameters integrated by {method} "
+        f"({len(points.phi)} points); beta and b drawn from their Gaussian given each point "
+        "(exact for the gaussian family, the Laplace approximation otherwise)"
+    )
+    info = FitInfo(backend="laplace", method=f"Bayesian Laplace ({method})", converged=ok,
+                   status=status, iterations=marginal.evaluations, messages=tuple(messages),
+                   timings=timings,
+                   extra={"integrate": method, "hyperparameters": hyper.names,
+                          "diagnostics": diagnostics,
+                          "factorization": f"{state.factor.method} ({state.factor.ordering})"})
+    attrs = {"integrate": method, "psi_points": len(points.phi),
+             "psi_diagnostics": json.dumps(diagnostics, default=float),
+             "draws": draws, "chains": chains,
+             "seed": -1 if options.seed is None else options.seed}
+    return pack(spec, info, approximation=approximation, inference="posterior",
+                posterior=posterior, sample_stats=sample_stats,
+                log_likelihood=options.log_likelihood, attrs=attrs)

@@ -1,0 +1,176 @@
+"""The log posterior of the hyperparameters, L(φ) = log p̃(y | ψ) + log p(φ), on the factor.
+
+The latent field x = (β, u) is integrated out at each ψ, β with its Gaussian prior
+N(μ₀, diag(1/prec)) (prec = 0: flat) in the field:
+
+- Gaussian family, exactly: with the penalized least squares of :mod:`bayesmix.latent.pls`
+  (β's prior in the penalty as σ² prec), A = ΛᵀZᵀWZΛ + I = LLᵀ and C = R_XᵀR_X,
+
+      log p(y | θ, σ) = −((n − p)/2) log(2πσ²) + ½ Σ log wᵢ − ½ log|L|² − ½ log|R_X|²
+                        − r²/(2σ²) + Σ_{prec_j > 0} ½ log(prec_j / 2π),
+
+  which for a flat prior on β is −½ × lme4's REML criterion before σ is profiled; its
+  gradient is analytic (:func:`~.gradient.pls_gradient_parts` and, in σ,
+  ∂/∂σ² = −(n − p)/(2σ²) − ½ tr(C⁻¹ prec) − ½ (q₀/σ² − r²/σ⁴), q₀ = (β̂ − μ₀)ᵀ prec (β̂ − μ₀)).
+- Other families, by the Laplace approximation at the conditional mode of (u, β)
+  (:func:`bayesmix.latent.conditional_mode`):
+
+      log p̃(y | θ) = Σ wᵢ log p(yᵢ | η̂ᵢ) − ½‖û‖² − ½ q₀ − ½ log|L|² − ½ log|R_X|²
+                     + (p_flat/2) log 2π + Σ_{prec_j > 0} ½ log prec_j,
+
+  with its gradient by central differences (each a warm-started mode).
+
+The state is left at the last φ evaluated, so the Gaussian of x | ψ, y there can be drawn
+from (:meth:`LaplaceMarginal.draw`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+from ...latent import BetaPrior, conditional_mode, set_theta, solve_pls
+from ...latent.gaussian import b_from_u, draw_field, joint_factors
+from .gradient import pls_gradient_parts, theta_maps
+from .hyper import HyperSpace
+from .start import glm_start
+
+__all__ = ["LaplaceMarginal", "beta_prior"]
+
+_FD_STEP = 1e-4  # central differences in φ (log SDs, atanh CPCs, log σ): O(1) scales
+
+
+def beta_prior(spec) -> BetaPrior:
+    """β's Gaussian prior from the spec (Normal priors; Flat as precision 0)."""
+    mean, prec = np.zeros(spec.design.p), np.zeros(spec.design.p)
+    for j, prior in enumerate(spec.beta_priors()):
+        moments = prior.normal_moments()
+        if moments is not None:
+            mean[j], prec[j] = moments[0], 1.0 / moments[1] ** 2
+    return BetaPrior(mean, prec)
+
+
+class LaplaceMarginal:
+    """φ ↦ L(φ) with its gradient; each evaluation moves the state to ψ(φ)."""
+
+    def __init__(self, spec, hyper: HyperSpace, state, *, pirls_tol: float = 1e-20,
+                 pirls_max_iter: int = 30):
+        self.spec, self.hyper, self.state = spec, hyper, state
+        self.field = state.field
+        self.prior = beta_prior(spec)
+        proper = self.prior.prec > 0
+        self.gaussian = spec.design.family.has_sigma
+        if self.gaussian:
+            self._const = float(np.sum(0.5 * np.log(self.prior.prec[proper] / (2.0 * np.pi))))
+        else:
+            self._const = (float(np.sum(0.5 * np.log(self.prior.prec[proper])))
+                           + 0.5 * int(np.sum(~proper)) * np.log(2.0 * np.pi))
+        self.pirls_tol, self.pirls_max_iter = pirls_tol, pirls_max_iter
+        self.evaluations = 0
+        self.pirls_failures = 0
+        self.last_phi: np.ndarray | None = None
+        self.last_value = -np.inf
+        self.last = None  # the PLS solution or the mode at last_phi
+        self._maps = theta_maps(spec.design) if self.gaussian else None
+        if not self.gaussian:
+            state.beta = glm_start(self.field)
+
+    # -- evaluation ----------------------------------------------------------------------
+    def __call__(self, phi: np.ndarray) -> float:
+        phi = np.asarray(phi, dtype=float)
+        if self.last_phi is not None and np.array_equal(phi, self.last_phi):
+            return self.last_value
+        hyp = self.hyper.unpack(phi)
+        value = self._log_marginal(hyp) + self.hyper.log_prior(phi)
+        self.evaluations += 1
+        self.last_phi, self.last_hyper = phi.copy(), hyp
+        self.last_value = value if np.isfinite(value) else -np.inf
+        return self.last_value
+
+    def _log_marginal(self, hyp) -> float:
+        state, f = self.state, self.field
+        set_theta(state, hyp.theta)
+        if self.gaussian:
+            s2 = hyp.sigma**2
+            sol = solve_pls(state, self.prior.scaled(s2))
+            self.last = sol
+            return (-0.5 * (f.n - f.p) * np.log(2.0 * np.pi * s2) + 0.5 * f.log_weights_sum
+                    - 0.5 * sol.ldL2 - 0.5 * sol.ldRX2 - sol.pwrss / (2.0 * s2) + self._const)
+        mode = conditional_mode(state, fixed_beta=False, prior=self.prior, tol=self.pirls_tol,
+                                max_iter=self.pirls_max_iter)
+        if not mode.converged:
+            state.u = np.zeros_like(state.u)
+            state.beta = glm_start(f)
+            mode = conditional_mode(state, fixed_beta=False, prior=self.prior,
+                                    tol=self.pirls_tol, max_iter=self.pirls_max_iter)
+            self.pirls_failures += not mode.converged
+        self.last = mode
+        return (mode.loglik - 0.5 * mode.ussq - 0.5 * mode.bpen - 0.5 * mode.ldL2
+                - 0.5 * mode.ldRX2 + self._const)
+
+    # -- gradient ------------------------------------------------------------------------
+    def gradient(self, phi: np.ndarray) -> np.ndarray:
+        """∇L(φ): analytic for the Gaussian family, central differences otherwise; the
+        state ends at φ."""
+        phi = np.asarray(phi, dtype=float)
+        if not self.gaussian:
+            grad = np.empty(len(phi))
+            for i in range(len(phi)):
+                e = np.zeros(len(phi))
+                e[i] = _FD_STEP
+                grad[i] = (self(phi + e) - self(phi - e)) / (2.0 * _FD_STEP)
+            self(phi)
+            return grad
+        self(phi)
+        return self._gaussian_gradient(phi)
+
+    def _gaussian_gradient(self, phi: np.ndarray) -> np.ndarray:
+        state, f, sol, hyp = self.state, self.field, self.last, self.last_hyper
+        s2 = hyp.sigma**2
+        g_ldl, g_pw, g_rx = pls_gradient_parts(state, sol, True, self._maps)
+        d_theta = -0.5 * (g_ldl + g_rx + g_pw / s2)
+        # ∂ℓ/∂σ² at fixed θ, then per unit of log σ.
+        prec = self.prior.prec
+        trace = 0.0
+        if f.p and np.any(prec > 0):
+            Rinv = solve_triangular(sol.RX, np.eye(f.p))
+            trace = float(np.sum(prec * np.einsum("ij,ij->i", Rinv, Rinv)))
+        q0 = sol.bpen / s2
+        d_s2 = (-0.5 * (f.n - f.p) / s2 - 0.5 * trace - 0.5 * (q0 / s2 - sol.pwrss / s2**2))
+        grad = self._theta_jacobian(phi).T @ d_theta
+        grad[self.hyper.sigma_index()] += 2.0 * s2 * d_s2
+        return grad + self._log_prior_gradient(phi)
+
+    def _theta_jacobian(self, phi: np.ndarray) -> np.ndarray:
+        """∂θ/∂φ by central differences of the (cheap) map φ ↦ θ."""
+        J = np.empty((len(self.hyper.unpack(phi).theta), len(phi)))
+        for i in range(len(phi)):
+            e = np.zeros(len(phi))
+            e[i] = 1e-6
+            J[:, i] = (self.hyper.unpack(phi + e).theta
+                       - self.hyper.unpack(phi - e).theta) / 2e-6
+        return J
+
+    def _log_prior_gradient(self, phi: np.ndarray) -> np.ndarray:
+        grad = np.empty(len(phi))
+        for i in range(len(phi)):
+            e = np.zeros(len(phi))
+            e[i] = 1e-6
+            grad[i] = (self.hyper.log_prior(phi + e) - self.hyper.log_prior(phi - e)) / 2e-6
+        return grad
+
+    # -- draws ---------------------------------------------------------------------------
+    def draw(self, draws: int, rng: np.random.Generator):
+        """``draws`` draws of (β, b per term) from the Gaussian of x | ψ, y at the state's
+        current ψ (the last φ evaluated): arrays (draws, p) and [(draws, m, r), ...]."""
+        state, f, hyp = self.state, self.field, self.last_hyper
+        if self.gaussian:
+            sol = self.last
+            scale, RZX, RX, u, beta = hyp.sigma, sol.RZX, sol.RX, sol.u, sol.beta
+        else:
+            mode = self.last
+            scale, u, beta = 1.0, mode.u, mode.beta
+            RZX, RX = joint_factors(state, mode, self.prior.prec)
+        root = scale * solve_triangular(RX, np.eye(f.p)) if f.p else np.zeros((0, 0))
+        beta_draws, u_draws = draw_field(state, u, beta, RZX, root, scale, draws, rng)
+        return beta_draws, b_from_u(f.design, hyp.theta, u_draws)
