@@ -15,6 +15,11 @@ from .families import Family, get_family
 from .results import Fit, compare
 from .spec import (
     LKJ,
+    BlmeGamma,
+    BlmeNormal,
+    BlmePriors,
+    BlmeT,
+    BlmeWishart,
     Exponential,
     Flat,
     Gamma,
@@ -45,6 +50,11 @@ __all__ = [
     "LogNormal",
     "LKJ",
     "Flat",
+    "BlmePriors",
+    "BlmeWishart",
+    "BlmeGamma",
+    "BlmeNormal",
+    "BlmeT",
     "Design",
     "datasets",
     "Family",

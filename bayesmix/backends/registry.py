@@ -101,6 +101,12 @@ def check_priors(spec: ModelSpec, backend: Backend) -> None:
     """Raise PriorError if the backend cannot honour one of the spec's priors."""
     from ..spec.modelspec import _kind
 
+    if spec.blme is not None and backend.name != "laplace":
+        raise PriorError(
+            f"blme's priors ({spec.blme.describe()}) define blme's posterior mode, which the "
+            f"laplace backend computes; the {backend.name!r} backend cannot honour them. Use "
+            "backend='laplace', or the catalogue's priors (HalfNormal, LKJ, Normal, ...)"
+        )
     bad = spec.unsupported(backend.honours)
     if not bad:
         return

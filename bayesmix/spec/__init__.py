@@ -1,5 +1,6 @@
 """Model specification: a Design plus declarative priors."""
 
+from .blme import BlmeGamma, BlmeNormal, BlmePriors, BlmeT, BlmeWishart
 from .defaults import default_priors, response_scale
 from .modelspec import ROLES, ModelSpec, model_spec, parameter_names
 from .priors import (
@@ -32,4 +33,9 @@ __all__ = [
     "LogNormal",
     "LKJ",
     "Flat",
+    "BlmePriors",
+    "BlmeWishart",
+    "BlmeGamma",
+    "BlmeNormal",
+    "BlmeT",
 ]

@@ -10,6 +10,10 @@ Parameters are named as users read them:
 
 Priors can also be set by role: ``"fixed"`` (all fixed effects but the intercept),
 ``"intercept"``, ``"sd"``, ``"cor"``. A name beats a role; anything unset keeps its default.
+
+``priors="blme"`` (blme's default priors) or a :class:`~bayesmix.spec.blme.BlmePriors` asks
+for blme's posterior mode instead: every parameter's prior is then flat and the blme priors
+act as penalties (:mod:`bayesmix.spec.blme`; the laplace backend honours them).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Mapping
 
 from ..design import Design
 from ..errors import PriorError
+from .blme import BlmePriors
 from .defaults import default_priors
 from .priors import CORRELATION, POSITIVE, REAL, Flat, Prior
 
@@ -78,12 +83,15 @@ class ModelSpec:
     priors : mapping name → Prior
         Every parameter of :func:`parameter_names`, in that order.
     sources : mapping name → str
-        ``"default"``, ``"flat"`` or ``"user"``: where each prior came from.
+        ``"default"``, ``"flat"``, ``"user"`` or ``"blme"``: where each prior came from.
+    blme : BlmePriors or None
+        blme's priors, when the spec asks for blme's posterior mode.
     """
 
     design: Design
     priors: Mapping[str, Prior]
     sources: Mapping[str, str]
+    blme: BlmePriors | None = None
 
     @property
     def family(self):
@@ -116,8 +124,12 @@ class ModelSpec:
         return self.priors.get("cutpoints")
 
     def describe(self) -> dict[str, str]:
-        """``{name: "Normal(0, 10) [user]"}`` for every parameter, for result attrs."""
-        return {k: f"{p} [{self.sources[k]}]" for k, p in self.priors.items()}
+        """``{name: "Normal(0, 10) [user]"}`` for every parameter, for result attrs (and
+        the blme priors under ``"blme"``)."""
+        out = {k: f"{p} [{self.sources[k]}]" for k, p in self.priors.items()}
+        if self.blme is not None:
+            out["blme"] = self.blme.describe()
+        return out
 
     def unsupported(self, allowed) -> list[str]:
         """Names of parameters whose prior fails ``allowed(kind, prior)``."""
@@ -135,9 +147,10 @@ def model_spec(
     Parameters
     ----------
     design : Design
-    priors : None, "default", "flat" or dict
+    priors : None, "default", "flat", "blme", BlmePriors or dict
         None uses ``base``; a dict sets priors by parameter name or role on top of the
-        defaults. See the module docstring for the names.
+        defaults; "blme" / BlmePriors ask for blme's posterior mode. See the module
+        docstring for the names.
     base : {"default", "flat"}
         What ``priors=None`` means (backends pass their own default).
 
@@ -147,10 +160,16 @@ def model_spec(
         Unknown name (the message lists the valid ones), a value that is not a Prior, or a
         prior whose support does not fit the parameter.
     """
+    if isinstance(priors, str) and priors == "blme":
+        priors = BlmePriors()
+    if isinstance(priors, BlmePriors):
+        flat = {k: Flat() for k in default_priors(design)}
+        return ModelSpec(design, MappingProxyType(flat),
+                         MappingProxyType({k: "blme" for k in flat}), blme=priors)
     if isinstance(priors, str):
         base, priors = priors, None
     if base not in ("default", "flat"):
-        raise PriorError(f"priors must be 'default', 'flat' or a dict, not {base!r}")
+        raise PriorError(f"priors must be 'default', 'flat', 'blme' or a dict, not {base!r}")
     defaults = default_priors(design)
     if base == "flat":
         chosen: dict[str, Prior] = {k: Flat() for k in defaults}

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["leverage_pass", "coefficient_pass", "lmm_pass", "dm_transpose", "dm_times",
-           "weighted_cross"]
+__all__ = ["leverage_pass", "coefficient_pass", "lmm_pass",
+           "dm_transpose", "dm_times", "weighted_cross"]
 
 
 @njit(cache=True, nogil=True)

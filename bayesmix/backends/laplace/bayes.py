@@ -34,11 +34,10 @@ from .marginal import LaplaceMarginal
 from .options import LaplaceOptions
 from .start import glm_start, glmm_start, lmm_start
 
-__all__ = ["fit_bayes", "KHAT_WARN", "KHAT_FAIL"]
+__all__ = ["fit_bayes"]
 
-KHAT_WARN, KHAT_FAIL = 0.5, 0.7
 # Automatic number of importance points: as many as about this many seconds of evaluations
-# allow, within [64, 1024], a power of 2 (Sobol balance).
+# allow, within [64, 1024].
 _POINTS_SECONDS = 3.0
 _POINTS_RANGE = (64, 1024)
 
@@ -59,20 +58,22 @@ def _start(spec, field, state, hyper: HyperSpace) -> np.ndarray:
         sol = solve_pls(set_theta(state, theta))
         sigma = float(np.sqrt(sol.pwrss / max(field.n - field.p, 1)))
         return hyper.from_theta(theta, sigma)
-    return hyper.from_theta(glmm_start(field, glm_start(field)), None)
+    beta = glm_start(field)
+    return hyper.from_theta(glmm_start(field, beta), None, beta)
 
 
-def _hessian(marginal: LaplaceMarginal, phi: np.ndarray) -> np.ndarray:
-    """H = −∇²L at φ: central differences of the gradient (analytic for the Gaussian
-    family), or of L itself."""
+def _hessian(marginal: LaplaceMarginal, phi: np.ndarray, g0: np.ndarray) -> np.ndarray:
+    """H = −∇²L at φ: forward differences of the analytic gradient (``g0`` at φ), or
+    central second differences of L when the gradient is itself a difference. It only
+    standardizes the integration, which corrects for its error (importance weights, NUTS)."""
     d = len(phi)
     H = np.empty((d, d))
-    if marginal.gaussian:
-        h = 1e-5
+    if marginal.analytic_gradient:
+        h = 1e-4
         for j in range(d):
             e = np.zeros(d)
             e[j] = h
-            H[:, j] = -(marginal.gradient(phi + e) - marginal.gradient(phi - e)) / (2 * h)
+            H[:, j] = -(marginal.gradient(phi + e) - g0) / h
     else:
         h = 2e-3
         f0 = marginal(phi)
@@ -91,34 +92,33 @@ def _hessian(marginal: LaplaceMarginal, phi: np.ndarray) -> np.ndarray:
 
 
 def _mode(marginal: LaplaceMarginal, phi0: np.ndarray, max_evals: int):
-    """φ̂ and H there; Newton steps on H polish what L-BFGS-B leaves."""
+    """φ̂ and H there: L-BFGS-B on the gradient, then up to three Newton steps on H (fixed),
+    which take the remaining distance to the mode to below 1e-5 standard deviations."""
 
     def fun(phi):
         g = marginal.gradient(phi)
         return -marginal.last_value, -g
 
     res = optimize.minimize(fun, phi0, jac=True, method="L-BFGS-B",
-                            options={"maxfun": max_evals, "gtol": 1e-7, "ftol": 1e-13})
+                            options={"maxfun": max_evals, "gtol": 1e-6, "ftol": 1e-12})
     phi = np.asarray(res.x, dtype=float)
     messages = []
-    H = _hessian(marginal, phi)
-    for _ in range(5):
-        vals, vecs = np.linalg.eigh(H)
-        if vals[0] <= 0:
-            break
-        g = marginal.gradient(phi)
-        step = vecs @ ((vecs.T @ g) / vals)
-        if g @ step < 1e-10:
-            break
-        trial = phi + step
-        if marginal(trial) >= marginal(phi):
-            phi = trial
-            H = _hessian(marginal, phi)
-        else:
-            break
+    g = marginal.gradient(phi)
+    H = _hessian(marginal, phi, g)
     vals, vecs = np.linalg.eigh(H)
     converged = bool(vals[0] > 0)
-    if not converged:
+    if converged:
+        for _ in range(3):
+            step = vecs @ ((vecs.T @ g) / vals)
+            if g @ step < 1e-10:
+                break
+            value = marginal(phi)
+            trial = phi + step
+            if not marginal(trial) >= value:
+                break
+            phi = trial
+            g = marginal.gradient(phi)
+    else:
         messages.append(
             "the log posterior of the covariance parameters is not concave at its mode (the "
             "Hessian has a non-positive eigenvalue): some combination of SDs / correlations is "
@@ -126,6 +126,7 @@ def _mode(marginal: LaplaceMarginal, phi0: np.ndarray, max_evals: int):
             "SDs, simplify the random-effects part, or use backend='nuts'."
         )
         H = (vecs * np.maximum(vals, 1e-3 * max(vals[-1], 1.0))) @ vecs.T
+    marginal(phi)
     return phi, H, converged, messages, res
 
 
@@ -137,6 +138,8 @@ class _Pool:
         self.beta, self.b, self.hyper, self.point = [], [], [], []
 
     def __call__(self, k: int) -> None:
+        if not np.isfinite(self.marginal.last_value):
+            return  # no posterior mass there: the point's weight is 0
         beta, b = self.marginal.draw(self.per_point, self.rng)
         self.beta.append(beta)
         self.b.append(b)
@@ -176,22 +179,44 @@ def _posterior(spec, pool: _Pool, which, within, chains: int, draws: int):
     return post
 
 
+def _weighted_quantile(values: np.ndarray, log_weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(np.exp(log_weights[order]))
+    return float(values[order][min(np.searchsorted(cum, q * cum[-1]), len(values) - 1)])
+
+
+def _boundary_messages(hyper: HyperSpace, points: integrate.Points,
+                       phi_hat: np.ndarray) -> list[str]:
+    """SDs whose posterior reaches down to ~0: the 5% quantile of log SD more than 3 below
+    its mode (an SD 20 times smaller than the most probable one is still plausible)."""
+    out = []
+    for i, name in enumerate(hyper.names):
+        if not name.startswith("log sd("):
+            continue
+        q05 = _weighted_quantile(points.phi[:, i], points.log_weights, 0.05)
+        if q05 < phi_hat[i] - 3.0:
+            sd = name[len("log "):]
+            out.append(
+                f"the posterior of {sd} reaches down to 0 (its 5% quantile, {np.exp(q05):.3g}, "
+                f"is below 1/20 of its mode, {np.exp(phi_hat[i]):.3g}): the data carry little "
+                "information about it, so its prior decides how small it may be (the Gaussian "
+                "approximation in log SD is least accurate there). Check that prior's scale, "
+                "use integrate='nuts' (exact in the SDs), or drop the term if it is not needed."
+            )
+    return out
+
+
 def _integration_messages(points: integrate.Points) -> tuple[list[str], bool]:
     messages, trusted = [], True
     khat = points.diagnostics.get("pareto_khat")
-    if khat is not None and khat > KHAT_FAIL:
+    if khat is not None and khat > points.diagnostics["khat_threshold"]:
         trusted = False
         messages.append(
             f"the importance weights over the covariance parameters are unreliable (Pareto "
-            f"k̂ = {khat:.2f} > {KHAT_FAIL}): their posterior is far from the Student-t built "
-            "at its mode (strongly skewed, or several modes). Use integrate='nuts' (exact in "
-            "the covariance parameters) or backend='nuts'."
-        )
-    elif khat is not None and khat > KHAT_WARN:
-        messages.append(
-            f"the importance weights over the covariance parameters have Pareto k̂ = "
-            f"{khat:.2f} (between {KHAT_WARN} and {KHAT_FAIL}): usable, but the tails of the "
-            "SDs' posterior are approximate; integrate='nuts' is exact in them."
+            f"k̂ = {khat:.2f} > {points.diagnostics['khat_threshold']:.2f}): their posterior "
+            "is far from the Student-t proposals built at its mode (strongly skewed, or "
+            "several modes). Use integrate='nuts' (exact in the covariance parameters) or "
+            "backend='nuts'."
         )
     if points.method == "nuts" and points.diagnostics.get("divergences"):
         messages.append(
@@ -214,7 +239,7 @@ def fit_bayes(spec, options: LaplaceOptions):
     with single_threaded_blas():
         field = latent_field(spec.design, options.factorization)
         state = new_state(field)
-        hyper = HyperSpace(spec)
+        hyper = HyperSpace(spec, with_beta=not spec.design.family.has_sigma)
         marginal = LaplaceMarginal(spec, hyper, state, pirls_tol=options.pirls_tol,
                                    pirls_max_iter=options.pirls_max_iter)
         phi0 = _start(spec, field, state, hyper)
@@ -240,7 +265,7 @@ def fit_bayes(spec, options: LaplaceOptions):
             pool = _Pool(marginal, max(1, int(np.ceil(2 * total / n))), rng)
             points = integrate.importance(marginal, pool, phi_hat, S, n,
                                           seed=rng.integers(2**32),
-                                          max_points=max(n, options.psi_max_points))
+                                          max_points=max(2 * n, options.psi_max_points))
         else:
             pool = _Pool(marginal, 1, rng)
             points = integrate.nuts(marginal, marginal.gradient, pool, phi_hat, S,
@@ -251,11 +276,13 @@ def fit_bayes(spec, options: LaplaceOptions):
         which, within = pool.resample(points.log_weights, total)
         posterior = _posterior(spec, pool, which, within, chains, draws)
     more, trusted = _integration_messages(points)
-    messages += more
-    if marginal.pirls_failures:
-        messages.append("PIRLS did not converge at some covariance parameters; the Laplace "
-                        "approximation there is unreliable. Rescale the covariates.")
-        trusted = False
+    messages += more + _boundary_messages(hyper, points, phi_hat)
+    if marginal.pirls_failures > 0.01 * marginal.evaluations:
+        messages.append(
+            f"PIRLS did not converge at {marginal.pirls_failures} of "
+            f"{marginal.evaluations} evaluations of the marginal (points far in the tails of "
+            "the parameters' posterior, which got no weight); if many, rescale the "
+            "covariates or use stronger priors.")
     for m in messages:
         warnings.warn(m, ConvergenceWarning, stacklevel=4)
     sample_stats = {
@@ -265,6 +292,7 @@ def fit_bayes(spec, options: LaplaceOptions):
     }
     timings["draws"] = time.perf_counter() - clock
     diagnostics = {**points.diagnostics, "ess_points": points.ess,
+                   "pirls_failures": marginal.pirls_failures,
                    "mode_phi": dict(zip(hyper.names, phi_hat.tolist())),
                    "mode_evaluations": int(opt.nfev)}
     ok = converged and trusted

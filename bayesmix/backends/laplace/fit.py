@@ -368,6 +368,10 @@ def fit(spec: ModelSpec, options: LaplaceOptions):
     """Fit a mixed model: flat priors give lme4's estimates at the mode; any other prior
     the Bayesian Laplace's posterior (:mod:`.bayes`)."""
     _check_model(spec, options)
+    if spec.blme is not None:
+        from .blme_fit import fit_blme
+
+        return fit_blme(spec, options)
     if not spec.all_flat:
         from .bayes import fit_bayes
 

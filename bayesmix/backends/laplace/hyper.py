@@ -15,6 +15,12 @@ the SD (density 1 there); a flat prior on correlations is LKJ(1).
 
 lme4's relative covariance factor follows as T_k = chol(Σ_k) / σ = D_k L_k / σ, D_k = diag(sd),
 L_k the Cholesky factor of the correlation matrix (σ = 1 outside the Gaussian family).
+
+Outside the Gaussian family φ also holds β (``with_beta``): the random effects alone are
+integrated by the Laplace approximation, β and ψ together by the outer integration (glmer's
+nAGQ = 1 split of the parameters). The joint mode of (u, β) given ψ would put β's Gaussian
+at the wrong place when the random effects' conditional posteriors are skewed (few, small
+counts per level: grouseticks' intercept moved by half a posterior SD).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class Hyper:
     chols: tuple[np.ndarray | None, ...]
     sigma: float | None
     theta: np.ndarray
+    beta: np.ndarray | None = None
 
     def correlation(self, k: int) -> np.ndarray | None:
         L = self.chols[k]
@@ -47,7 +54,7 @@ class Hyper:
 class HyperSpace:
     """The map φ ↦ ψ ↦ θ and the log prior density of φ for one ModelSpec."""
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, with_beta: bool = False):
         self.spec = spec
         design = spec.design
         self.names: list[str] = []
@@ -74,6 +81,11 @@ class HyperSpace:
         if self.has_sigma:
             self.names.append("log sigma")
             i += 1
+        self.beta_index = slice(i, i + design.p) if with_beta else None
+        self._beta_priors = spec.beta_priors() if with_beta else []
+        if with_beta:
+            self.names += [f"beta[{name}]" for name in design.x_names]
+            i += design.p
         self.dim = i
 
     def unpack(self, phi: np.ndarray) -> Hyper:
@@ -91,7 +103,8 @@ class HyperSpace:
             theta[t.theta_index] = t.theta_from_T(T)
             sds.append(sd)
             chols.append(L)
-        return Hyper(tuple(sds), tuple(chols), sigma, theta)
+        beta = phi[self.beta_index].copy() if self.beta_index is not None else None
+        return Hyper(tuple(sds), tuple(chols), sigma, theta, beta)
 
     def log_prior(self, phi: np.ndarray) -> float:
         """log p(φ): the priors of ψ and the Jacobian of φ ↦ ψ."""
@@ -108,11 +121,15 @@ class HyperSpace:
             v = phi[self._sigma_index]
             prior = self.spec.sigma_prior
             total += v + float(prior.logp(np.exp(v)))
+        if self.beta_index is not None:
+            for prior, b in zip(self._beta_priors, phi[self.beta_index]):
+                total += float(prior.logp(b))
         return total
 
-    def from_theta(self, theta: np.ndarray, sigma: float | None) -> np.ndarray:
-        """φ of lme4's θ and σ (a start from a flat-prior fit or moment estimates);
-        SDs floored at 1e-3 of σ (log-SD coordinates cannot reach 0)."""
+    def from_theta(self, theta: np.ndarray, sigma: float | None,
+                   beta: np.ndarray | None = None) -> np.ndarray:
+        """φ of lme4's θ and σ (and β when φ holds it: a start from a flat-prior fit or
+        moment estimates); SDs floored at 1e-3 of σ (log-SD coordinates cannot reach 0)."""
         design = self.spec.design
         scale = sigma if sigma is not None else 1.0
         phi = np.zeros(self.dim)
@@ -130,6 +147,8 @@ class HyperSpace:
                 phi[ci] = cpc_from_cholesky(np.linalg.cholesky(R / np.outer(d, d)))
         if self.has_sigma:
             phi[self._sigma_index] = np.log(scale)
+        if self.beta_index is not None:
+            phi[self.beta_index] = beta
         return phi
 
     def sigma_index(self) -> int | None:

@@ -1,7 +1,7 @@
 """The log posterior of the hyperparameters, L(φ) = log p̃(y | ψ) + log p(φ), on the factor.
 
-The latent field x = (β, u) is integrated out at each ψ, β with its Gaussian prior
-N(μ₀, diag(1/prec)) (prec = 0: flat) in the field:
+The random effects are integrated out at each ψ; for the Gaussian family β with them, under
+its Gaussian prior N(μ₀, diag(1/prec)) (prec = 0: flat):
 
 - Gaussian family, exactly: with the penalized least squares of :mod:`bayesmix.latent.pls`
   (β's prior in the penalty as σ² prec), A = ΛᵀZᵀWZΛ + I = LLᵀ and C = R_XᵀR_X,
@@ -12,13 +12,14 @@ N(μ₀, diag(1/prec)) (prec = 0: flat) in the field:
   which for a flat prior on β is −½ × lme4's REML criterion before σ is profiled; its
   gradient is analytic (:func:`~.gradient.pls_gradient_parts` and, in σ,
   ∂/∂σ² = −(n − p)/(2σ²) − ½ tr(C⁻¹ prec) − ½ (q₀/σ² − r²/σ⁴), q₀ = (β̂ − μ₀)ᵀ prec (β̂ − μ₀)).
-- Other families, by the Laplace approximation at the conditional mode of (u, β)
-  (:func:`bayesmix.latent.conditional_mode`):
+- Other families, with β in φ (:mod:`.hyper`), by the Laplace approximation over u at its
+  conditional mode given (θ, β) (:func:`bayesmix.latent.conditional_mode`, glmer's nAGQ = 1):
 
-      log p̃(y | θ) = Σ wᵢ log p(yᵢ | η̂ᵢ) − ½‖û‖² − ½ q₀ − ½ log|L|² − ½ log|R_X|²
-                     + (p_flat/2) log 2π + Σ_{prec_j > 0} ½ log prec_j,
+      log p̃(y | θ, β) = Σ wᵢ log p(yᵢ | η̂ᵢ) − ½‖û‖² − ½ log|L|²,
 
-  with its gradient by central differences (each a warm-started mode).
+  β's prior entering log p(φ); the gradient is analytic for canonical links
+  (:func:`~.gradient.laplace_gradient`) and by central differences otherwise (each a
+  warm-started mode).
 
 The state is left at the last φ evaluated, so the Gaussian of x | ψ, y there can be drawn
 from (:meth:`LaplaceMarginal.draw`).
@@ -30,10 +31,9 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from ...latent import BetaPrior, conditional_mode, set_theta, solve_pls
-from ...latent.gaussian import b_from_u, draw_field, joint_factors
-from .gradient import pls_gradient_parts, theta_maps
+from ...latent.gaussian import b_from_u, draw_field
+from .gradient import laplace_gradient, pls_gradient_parts, theta_maps
 from .hyper import HyperSpace
-from .start import glm_start
 
 __all__ = ["LaplaceMarginal", "beta_prior"]
 
@@ -60,20 +60,22 @@ class LaplaceMarginal:
         self.prior = beta_prior(spec)
         proper = self.prior.prec > 0
         self.gaussian = spec.design.family.has_sigma
-        if self.gaussian:
-            self._const = float(np.sum(0.5 * np.log(self.prior.prec[proper] / (2.0 * np.pi))))
-        else:
-            self._const = (float(np.sum(0.5 * np.log(self.prior.prec[proper])))
-                           + 0.5 * int(np.sum(~proper)) * np.log(2.0 * np.pi))
+        if not self.gaussian and hyper.beta_index is None:
+            raise ValueError("outside the Gaussian family φ must hold β: "
+                             "HyperSpace(spec, with_beta=True)")
+        # The proper part of β's prior normaliser (Gaussian family: β is integrated here;
+        # otherwise its prior is in log p(φ)).
+        self._const = float(np.sum(0.5 * np.log(self.prior.prec[proper] / (2.0 * np.pi))))
         self.pirls_tol, self.pirls_max_iter = pirls_tol, pirls_max_iter
         self.evaluations = 0
         self.pirls_failures = 0
         self.last_phi: np.ndarray | None = None
         self.last_value = -np.inf
         self.last = None  # the PLS solution or the mode at last_phi
-        self._maps = theta_maps(spec.design) if self.gaussian else None
-        if not self.gaussian:
-            state.beta = glm_start(self.field)
+        # The analytic gradient: the Gaussian family, and canonical links (see
+        # field_gradient); central differences otherwise.
+        self._canonical = spec.design.family.is_canonical and not self.gaussian
+        self._maps = theta_maps(spec.design)
 
     # -- evaluation ----------------------------------------------------------------------
     def __call__(self, phi: np.ndarray) -> float:
@@ -81,7 +83,13 @@ class LaplaceMarginal:
         if self.last_phi is not None and np.array_equal(phi, self.last_phi):
             return self.last_value
         hyp = self.hyper.unpack(phi)
-        value = self._log_marginal(hyp) + self.hyper.log_prior(phi)
+        try:
+            value = self._log_marginal(hyp) + self.hyper.log_prior(phi)
+        except np.linalg.LinAlgError:
+            # A covariance so extreme that the factorization loses positive definiteness in
+            # rounding: far out in the tails, where the posterior has no mass.
+            value = -np.inf
+            self.last = None
         self.evaluations += 1
         self.last_phi, self.last_hyper = phi.copy(), hyp
         self.last_value = value if np.isfinite(value) else -np.inf
@@ -96,33 +104,49 @@ class LaplaceMarginal:
             self.last = sol
             return (-0.5 * (f.n - f.p) * np.log(2.0 * np.pi * s2) + 0.5 * f.log_weights_sum
                     - 0.5 * sol.ldL2 - 0.5 * sol.ldRX2 - sol.pwrss / (2.0 * s2) + self._const)
-        mode = conditional_mode(state, fixed_beta=False, prior=self.prior, tol=self.pirls_tol,
+        state.beta = hyp.beta
+        mode = conditional_mode(state, fixed_beta=True, tol=self.pirls_tol,
                                 max_iter=self.pirls_max_iter)
         if not mode.converged:
             state.u = np.zeros_like(state.u)
-            state.beta = glm_start(f)
-            mode = conditional_mode(state, fixed_beta=False, prior=self.prior,
-                                    tol=self.pirls_tol, max_iter=self.pirls_max_iter)
-            self.pirls_failures += not mode.converged
+            mode = conditional_mode(state, fixed_beta=True, tol=self.pirls_tol,
+                                    max_iter=self.pirls_max_iter)
+        if not mode.converged:
+            # Far in the tails (an extreme β or SD) PIRLS may fail: no value there.
+            self.pirls_failures += 1
+            self.last = None
+            state.u = np.zeros_like(state.u)
+            return -np.inf
         self.last = mode
-        return (mode.loglik - 0.5 * mode.ussq - 0.5 * mode.bpen - 0.5 * mode.ldL2
-                - 0.5 * mode.ldRX2 + self._const)
+        return mode.loglik - 0.5 * mode.ussq - 0.5 * mode.ldL2
 
     # -- gradient ------------------------------------------------------------------------
+    @property
+    def analytic_gradient(self) -> bool:
+        """Whether :meth:`gradient` is analytic (else central differences of L)."""
+        return self.gaussian or self._canonical
+
     def gradient(self, phi: np.ndarray) -> np.ndarray:
         """∇L(φ): analytic for the Gaussian family, central differences otherwise; the
         state ends at φ."""
         phi = np.asarray(phi, dtype=float)
-        if not self.gaussian:
-            grad = np.empty(len(phi))
-            for i in range(len(phi)):
-                e = np.zeros(len(phi))
-                e[i] = _FD_STEP
-                grad[i] = (self(phi + e) - self(phi - e)) / (2.0 * _FD_STEP)
+        if self.gaussian:
             self(phi)
-            return grad
+            return self._gaussian_gradient(phi)
+        if self._canonical:
+            self(phi)
+            if self.last is not None and self.last.converged:
+                g_theta, g_beta = laplace_gradient(self.state, self.last, self._maps)
+                grad = self._theta_jacobian(phi).T @ (-0.5 * g_theta)
+                grad[self.hyper.beta_index] += -0.5 * g_beta
+                return grad + self._log_prior_gradient(phi)
+        grad = np.empty(len(phi))
+        for i in range(len(phi)):
+            e = np.zeros(len(phi))
+            e[i] = _FD_STEP
+            grad[i] = (self(phi + e) - self(phi - e)) / (2.0 * _FD_STEP)
         self(phi)
-        return self._gaussian_gradient(phi)
+        return grad
 
     def _gaussian_gradient(self, phi: np.ndarray) -> np.ndarray:
         state, f, sol, hyp = self.state, self.field, self.last, self.last_hyper
@@ -166,11 +190,10 @@ class LaplaceMarginal:
         state, f, hyp = self.state, self.field, self.last_hyper
         if self.gaussian:
             sol = self.last
-            scale, RZX, RX, u, beta = hyp.sigma, sol.RZX, sol.RX, sol.u, sol.beta
-        else:
-            mode = self.last
-            scale, u, beta = 1.0, mode.u, mode.beta
-            RZX, RX = joint_factors(state, mode, self.prior.prec)
-        root = scale * solve_triangular(RX, np.eye(f.p)) if f.p else np.zeros((0, 0))
+            scale, RZX, u, beta = hyp.sigma, sol.RZX, sol.u, sol.beta
+            root = scale * solve_triangular(sol.RX, np.eye(f.p)) if f.p else np.zeros((0, 0))
+        else:  # β is the point's own (in φ): u | θ, β only
+            scale, u, beta = 1.0, self.last.u, hyp.beta
+            RZX, root = np.zeros((f.q, f.p)), np.zeros((f.p, f.p))
         beta_draws, u_draws = draw_field(state, u, beta, RZX, root, scale, draws, rng)
         return beta_draws, b_from_u(f.design, hyp.theta, u_draws)

@@ -27,9 +27,11 @@ from ...latent.pls import PLSSolution
 __all__ = ["lmm_deviance", "LmmObjective", "GlmmObjective"]
 
 
-def lmm_deviance(sol: PLSSolution, n: int, p: int, reml: bool, ldW: float = 0.0) -> float:
-    """lme4's profiled deviance (ML) or REML criterion at a PLS solution."""
-    dof = n - p if reml else n
+def lmm_deviance(sol: PLSSolution, n: int, p: int, reml: bool, ldW: float = 0.0,
+                 extra_dof: int = 0) -> float:
+    """lme4's profiled deviance (ML) or REML criterion at a PLS solution (``extra_dof``: more
+    powers of σ² in the objective, as a normal prior on β on σ's scale adds p)."""
+    dof = (n - p if reml else n) + extra_dof
     value = sol.ldL2 - ldW + dof * (1.0 + np.log(2.0 * np.pi * sol.pwrss / dof))
     return float(value + sol.ldRX2) if reml else float(value)
 
@@ -56,19 +58,24 @@ class _AnalyticObjective:
 class LmmObjective(_AnalyticObjective):
     """θ ↦ −2ℓ(θ) (ML) or −2ℓ_R(θ) (REML) for the Gaussian family.
 
-    Each call moves the state to θ; :attr:`last` is the latest PLS solution.
+    Each call moves the state to θ; :attr:`last` is the latest PLS solution. ``ridge`` adds
+    a Gaussian prior on β on σ's scale to the penalized least squares, with its ``extra_dof``
+    powers of σ² (blme's normal prior with a common scale: p).
     """
 
-    def __init__(self, state: FieldState, reml: bool):
+    def __init__(self, state: FieldState, reml: bool, ridge=None, extra_dof: int = 0):
         self.state = state
         self.reml = reml
+        self.ridge = ridge
+        self.extra_dof = extra_dof
         self.last: PLSSolution | None = None
 
     def __call__(self, theta: np.ndarray) -> float:
-        self.last = solve_pls(set_theta(self.state, theta))
+        self.last = solve_pls(set_theta(self.state, theta), self.ridge)
         self.state.evaluations += 1
         f = self.state.field
-        return lmm_deviance(self.last, f.n, f.p, self.reml, f.log_weights_sum)
+        return lmm_deviance(self.last, f.n, f.p, self.reml, f.log_weights_sum,
+                            self.extra_dof)
 
     def gradient(self) -> np.ndarray:
         """The analytic gradient at the latest evaluation (the state's factor is there)."""
@@ -89,7 +96,8 @@ class LmmObjective(_AnalyticObjective):
         """σ̂ at a solution (the latest by default)."""
         sol = sol or self.last
         f = self.state.field
-        return float(np.sqrt(sol.pwrss / (f.n - f.p if self.reml else f.n)))
+        dof = (f.n - f.p if self.reml else f.n) + self.extra_dof
+        return float(np.sqrt(sol.pwrss / dof))
 
 
 class GlmmObjective(_AnalyticObjective):

@@ -104,7 +104,7 @@ class LaplaceOptions(DrawOptions):
     factorization: str = "auto"
     integrate: str = "auto"
     psi_points: int | None = None
-    psi_max_points: int = 1024
+    psi_max_points: int = 4096
 
     def __post_init__(self):
         self._check_draw_options(min_draws=0)

@@ -1,0 +1,120 @@
+"""The Bayesian Laplace against long NUTS runs of the same model (same default priors), and
+its behaviour on bad or awkward input.
+
+References: tests/reference/nuts_posteriors.py (4 × 5000 NUTS draws per data set, Monte
+Carlo error of a mean ≈ 0.01 posterior SD). Tolerances of the issue, in units of the NUTS
+posterior SD: Gaussian models — mean within 0.1, SD within 10%, 5% / 95% quantiles within
+0.15; GLMMs — 0.3, 25%, 0.4 (the Laplace approximation of p(y | ψ) and of u | ψ, β, y is
+where their error shows). The Laplace side runs 4 × 2500 draws from 4096 importance points
+(Gaussian models, ESS of the weights ≥ 2000: Monte Carlo error ≈ 0.02 SD for a mean and
+≈ 0.05 SD for a 5% / 95% quantile of a skewed SD) or 2048 (GLMMs, whose 5–8 dimensions
+(β is integrated with the SDs there) leave an ESS of ~30% of the points: ≈ 0.05 / 0.1 SD).
+"""
+
+import json
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import bayesmix as bm
+from conftest import REFERENCE
+
+sys.path.insert(0, str(REFERENCE))
+from nuts_posteriors import CASES, summarise  # noqa: E402
+
+REF = json.loads((REFERENCE / "nuts_posteriors.json").read_text())
+GAUSSIAN_TOL = {"mean": 0.1, "sd": 0.10, "quantile": 0.15}
+GLMM_TOL = {"mean": 0.3, "sd": 0.25, "quantile": 0.4}
+
+
+def _laplace(dataset, **options):
+    formula, family = CASES[dataset]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bm.errors.ConvergenceWarning)
+        points = 4096 if family == "gaussian" else 2048
+        return bm.fit(formula, bm.datasets.load(dataset), family, backend="laplace",
+                      draws=2500, chains=4, seed=7, psi_points=points, **options)
+
+
+def _discrepancies(ref: dict, got: dict) -> dict[str, dict[str, float]]:
+    """Per scalar: |Δmean|/sd, |sd ratio − 1|, max |Δq|/sd, in units of the NUTS SD."""
+    out = {}
+    for key, r in ref.items():
+        g = got[key]
+        scale = r["sd"]
+        out[key] = {"mean": abs(g["mean"] - r["mean"]) / scale,
+                    "sd": abs(g["sd"] / scale - 1.0),
+                    "quantile": max(abs(g["q05"] - r["q05"]), abs(g["q95"] - r["q95"])) / scale}
+    return out
+
+
+@pytest.mark.parametrize("dataset", list(CASES))
+def test_laplace_posterior_agrees_with_long_nuts(dataset):
+    ref = REF[dataset]
+    fit = _laplace(dataset)
+    assert fit.info.status != "not converged", fit.info.messages
+    tol = GAUSSIAN_TOL if ref["family"] == "gaussian" else GLMM_TOL
+    worst = {}
+    for key, d in _discrepancies(ref["scalars"], summarise(fit.idata.posterior)).items():
+        for what, value in d.items():
+            if value > worst.get(what, (0.0, ""))[0]:
+                worst[what] = (value, key)
+    bad = {w: v for w, v in worst.items() if v[0] > tol[w]}
+    assert not bad, f"{dataset}: worst discrepancies {worst} (tolerances {tol})"
+
+
+# -- blme parity ---------------------------------------------------------------------------
+
+BLME_CASES = {
+    # id: (dataset, formula, family, priors, options)
+    "sleepstudy_blmer_wishart_REML": (
+        "sleepstudy", "Reaction ~ Days + (Days | Subject)", "gaussian", "blme", {}),
+    "sleepstudy_blmer_wishart_normal_ML": (
+        "sleepstudy", "Reaction ~ Days + (Days | Subject)", "gaussian",
+        bm.BlmePriors(fixef=bm.BlmeNormal((10, 2.5))), {"reml": False}),
+    "Dyestuff2_blmer_gamma_REML": (
+        "Dyestuff2", "Yield ~ 1 + (1 | Batch)", "gaussian",
+        bm.BlmePriors(cov=bm.BlmeGamma(2.5, 0)), {}),
+    "cbpp_bglmer_normal_gamma": (
+        "cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "binomial",
+        bm.BlmePriors(cov=bm.BlmeGamma(2.5, 0), fixef=bm.BlmeNormal((10, 2.5), False)), {}),
+    "Contraception_bglmer_t": (
+        "Contraception", "use ~ age + I(age^2) + urban + livch + (1 | district)", "bernoulli",
+        bm.BlmePriors(fixef=bm.BlmeT()), {}),
+}
+
+
+@pytest.mark.parametrize("case_id", list(BLME_CASES))
+def test_blme_posterior_modes(case_id):
+    """blme's priors enter as blme's penalties: its posterior modes are reproduced.
+    Linear models to 1e-5 relative (θ, β, σ; σ²R_X⁻¹R_X⁻ᵀ standard errors too). GLMMs to
+    2e-3 relative in θ and 1e-3 absolute in β: bglmer's PIRLS stops at tolPwrss = 1e-7,
+    which moves glmer's optimum by that much (tests/reference/glmer_tight.R); Contraception's
+    fit stopped with max|grad| 3.5e-3 (its own warning), so only the objective is compared
+    one-sided there beyond those tolerances."""
+    from conftest import shared_fits
+
+    dataset, formula, family, priors, options = BLME_CASES[case_id]
+    ref = shared_fits(dataset)[case_id]
+    fit = bm.fit(formula, bm.datasets.load(dataset), family, backend="laplace",
+                 priors=priors, draws=0, **options)
+    assert fit.converged and fit.info.method.startswith("blme")
+    est = fit.estimates
+    if family == "gaussian":
+        np.testing.assert_allclose(est.theta, ref["theta"]["value"], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(est.beta, ref["fixef"]["estimate"], rtol=1e-5)
+        np.testing.assert_allclose(est.sigma, ref["sigma"], rtol=1e-5)
+        np.testing.assert_allclose(fit.fixef()["std_error"], ref["fixef"]["std_error"],
+                                   rtol=1e-4)
+    else:
+        np.testing.assert_allclose(est.theta, ref["theta"]["value"], rtol=2e-3)
+        np.testing.assert_allclose(est.beta, ref["fixef"]["estimate"], atol=1e-3)
+    assert "blme" in json.loads(fit.idata.attrs["priors"])
+
+
+def test_blme_priors_are_refused_elsewhere():
+    with pytest.raises(bm.PriorError, match="laplace backend computes"):
+        bm.fit("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff"), backend="nuts",
+               priors="blme")
