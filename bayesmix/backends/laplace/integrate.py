@@ -158,16 +158,16 @@ def khat_threshold(points: int) -> float:
 def importance(marginal: Callable, on_point: Callable, phi_hat: np.ndarray, S: np.ndarray,
                n: int, seed, nu: float = 5.0, max_points: int | None = None) -> Points:
     """Importance sampling, PSIS-smoothed, in stages of n/4 points: the first from a split
-    Student-t(ν) at the mode (a quarter of it from a wide t(3)), each later one from the
-    last proposal, or from a t matched to the weighted points so far while the Pareto k̂
-    exceeds 0.5. It stops once it has ``n`` points with k̂ ≤ 0.5 and an effective sample
+    Student-t(ν) at the mode (a quarter of it from a wide t(3)), the second from a t matched
+    to the weighted points so far, each later one from the last proposal, or from a new
+    matched t while the Pareto k̂ exceeds 0.5. It stops once it has ``n`` points with k̂ ≤ 0.5 and an effective sample
     size of at least a quarter of them, or at ``max_points``. All stages count, weighted by
     the mixture of their proposals (the balance heuristic of multiple importance sampling)."""
     import arviz as az
 
     rng = np.random.default_rng(seed)
     d = len(phi_hat)
-    step = max(n // 4, 16)
+    step = min(n, max(n // 4, 64))  # PSIS's k̂ needs a few dozen points to mean anything
     # The wide t(3) is a defensive component: it bounds the weights where the posterior's
     # tails are heavier than the split t's (the exponential tail of a log SD towards 0).
     proposals = [_SplitT(phi_hat, S, split_scales(marginal, phi_hat, S), nu),
@@ -179,7 +179,10 @@ def importance(marginal: Callable, on_point: Callable, phi_hat: np.ndarray, S: n
     values: list[float] = []
     while True:
         for k, m in batches:
-            for phi in proposals[k].sample(m, rng):
+            batch = proposals[k].sample(m, rng)
+            # Along the main axis, so that each mode warm-starts from a near neighbour's.
+            batch = batch[np.argsort((batch - phi_hat) @ S[:, -1])]
+            for phi in batch:
                 values.append(marginal(phi))
                 on_point(len(phis))
                 phis.append(phi)
@@ -197,10 +200,16 @@ def importance(marginal: Callable, on_point: Callable, phi_hat: np.ndarray, S: n
         good = khat <= 0.5 and ess >= total / 4
         if (good and total >= n) or total + step > max_points:
             break
-        if not good:
+        current = batches[0][0]
+        if not good or len(proposals) == 2:
+            # Refit after the first stage whatever k̂ says: the t matched to the weighted
+            # points (inflated) reaches tails the Hessian's axes miss (a log SD's long tail
+            # towards 0 along an axis that also moves β), which k̂ cannot see when no
+            # point landed there.
             proposals.append(_weighted_t(P, log_w, nu))
             sizes.append(0)
-        batches = [(len(proposals) - 1, step)]
+            current = len(proposals) - 1
+        batches = [(current, step)]
     return Points(P, np.array(values), log_w, "importance",
                   {"points": total, "proposals": len(proposals) - 1,
                    "pareto_khat": float(khat), "khat_threshold": khat_threshold(total),

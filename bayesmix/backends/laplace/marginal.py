@@ -165,6 +165,37 @@ class LaplaceMarginal:
         grad[self.hyper.sigma_index()] += 2.0 * s2 * d_s2
         return grad + self._log_prior_gradient(phi)
 
+    def curvature(self, phi: np.ndarray) -> np.ndarray | None:
+        """An approximation of −∇²L(φ) from the average information of the Laplace
+        deviance over (θ, β) (:func:`~.information.glmm_information`, two passes over the
+        rows), mapped to φ, plus the log prior's curvature: canonical links outside the
+        Gaussian family; None otherwise. The state ends at φ."""
+        if self.gaussian or not self._canonical:
+            return None
+        from .information import glmm_information
+
+        self(phi)
+        if self.last is None:
+            return None
+        AI = glmm_information(self.state, self.last, self._maps)
+        J = np.zeros((AI.shape[0], len(phi)))
+        nt = len(self.hyper.unpack(phi).theta)
+        J[:nt] = self._theta_jacobian(phi)
+        J[nt:, self.hyper.beta_index] = np.eye(self.field.p)
+        H = 0.5 * J.T @ AI @ J
+        h = 1e-4
+        for i in range(len(phi)):
+            for j in range(i + 1):
+                ei, ej = np.zeros(len(phi)), np.zeros(len(phi))
+                ei[i], ej[j] = h, h
+                lp = self.hyper.log_prior
+                second = (lp(phi + ei + ej) - lp(phi + ei - ej) - lp(phi - ei + ej)
+                          + lp(phi - ei - ej)) / (4 * h * h)
+                H[i, j] -= second
+                if i != j:
+                    H[j, i] -= second
+        return 0.5 * (H + H.T)
+
     def _theta_jacobian(self, phi: np.ndarray) -> np.ndarray:
         """∂θ/∂φ by central differences of the (cheap) map φ ↦ θ."""
         J = np.empty((len(self.hyper.unpack(phi).theta), len(phi)))

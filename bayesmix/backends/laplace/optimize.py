@@ -37,6 +37,9 @@ class OptimResult:
     converged : bool
     message : str
     method : str
+    curvature : ndarray or None
+        Newton's curvature matrix at ``x`` (the approximate Hessian plus its secant
+        correction) when the method has one.
     """
 
     x: np.ndarray
@@ -45,6 +48,7 @@ class OptimResult:
     converged: bool
     message: str
     method: str
+    curvature: np.ndarray | None = None
 
 
 class _Tracked:
@@ -315,4 +319,4 @@ def minimize_newton(
         except np.linalg.LinAlgError:
             E = np.zeros_like(H)  # the correction broke positivity: restart it
     return OptimResult(x=x, fun=f, nfev=nfev, converged=converged, message=message,
-                       method="newton")
+                       method="newton", curvature=H + E)
