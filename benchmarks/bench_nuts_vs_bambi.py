@@ -1,4 +1,5 @@
-"""bayesmix's nuts backend against bambi: effective samples per second, side by side.
+"""bayesmix's nuts and (Bayesian) laplace backends against bambi: effective samples per
+second, side by side.
 
 Both libraries fit the same data with the same priors (as far as the two allow, see
 ``PRIORS``), the same sampler (nutpie: bambi through ``inference_method="nutpie"``, which calls
@@ -15,6 +16,13 @@ The figure of merit is the minimum bulk ESS over the parameters both models shar
 effects, random-effect SDs, σ, and every random effect), divided by that wall time. ESS is
 computed for both with ``bayesmix.backends.nuts.diagnostics`` (the same estimator as ArviZ's
 ``ess(method="bulk")``, vectorised; the tests check they agree to 1e-12).
+
+``--libraries bayesmix,laplace,bambi`` adds the Bayesian Laplace (``backend="laplace"``, the
+same priors, ``--chains`` × ``--draws`` draws). Its draws of β and b given each point of the
+hyperparameters are independent, but the hyperparameters (and, outside the Gaussian family,
+β) come from weighted importance points, resampled: their effective sample size is the
+weights' ESS, which its record uses for them (``min_ess_bulk`` is the smaller of that and the
+bulk ESS of the rest), not the ESS of the resampled draws.
 
 Cases:
 
@@ -122,6 +130,40 @@ def _bayesmix_fit(args, data):
                                    "divergences": fit.info.extra.get("divergences")}
 
 
+def _laplace_fit(args, data):
+    """The Bayesian Laplace with :func:`_bayesmix_fit`'s priors."""
+    import bayesmix as bm
+
+    p = LOGIT_PRIORS if args.case == "logistic" else SLEEP_PRIORS
+    if args.case == "sleepstudy":
+        priors = {"(Intercept)": bm.Normal(*p["intercept"]), "Days": bm.Normal(*p["Days"]),
+                  "sd(Subject)": bm.HalfNormal(p["sd_intercept"]),
+                  "sd(Subject.1)": bm.HalfNormal(p["sd_Days"]),
+                  "sigma": bm.HalfStudentT(*p["sigma"])}
+        formula, family = SLEEP_FORMULA, "gaussian"
+    else:
+        priors = {"(Intercept)": bm.Normal(*p["intercept"]), "x": bm.Normal(*p["x"]),
+                  "sd(g)": bm.HalfNormal(p["sd_intercept"]), "sd(x|g)": bm.HalfNormal(p["sd_x"])}
+        formula = LOGIT_FORMULA.replace("| g", "|| g") if args.uncorrelated else LOGIT_FORMULA
+        if not args.uncorrelated:
+            priors["cor(g)"] = bm.LKJ(2.0)
+        family = "bernoulli"
+    start = time.perf_counter()
+    fit = bm.fit(formula, data, family, backend="laplace", priors=priors, draws=args.draws,
+                 chains=args.chains, seed=args.seed, log_likelihood=False)
+    seconds = time.perf_counter() - start
+    post = fit.idata.posterior
+    names = [n for n in post.data_vars if not n.startswith("cor_")]
+    draws = {n: post[n].values for n in names}
+    hyper = [n for n in names if not n.startswith("b_")]
+    diag = fit.info.extra["diagnostics"]
+    return seconds, draws, hyper, {"timings": dict(fit.info.timings),
+                                   "weights_ess": diag["ess"], "points": diag["points"],
+                                   "pareto_khat": diag["pareto_khat"],
+                                   "status": fit.info.status,
+                                   "outer": fit.info.extra["hyperparameters"]}
+
+
 def _bambi_fit(args, data):
     import bambi as bmb
 
@@ -168,11 +210,18 @@ def run_worker(args) -> dict:
     else:
         import bayesmix  # noqa: F401
     data = _data(args)
-    fit = _bambi_fit if args.worker == "bambi" else _bayesmix_fit
+    fit = {"bambi": _bambi_fit, "laplace": _laplace_fit}.get(args.worker, _bayesmix_fit)
     load = os.getloadavg()
     seconds, draws, hyper, extra = fit(args, data)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     ess = {n: float(np.min(ess_bulk(v))) for n, v in draws.items()}
+    if args.worker == "laplace":
+        # Drawn at weighted importance points: their ESS is the weights'.
+        outer = {n for n in draws if n.startswith(("sd_", "sigma"))}
+        if args.case == "logistic":
+            outer.add("beta")
+        for n in outer:
+            ess[n] = min(ess[n], extra["weights_ess"])
     min_all = min(ess.values())
     min_hyper = min(ess[n] for n in hyper)
     return {
@@ -229,7 +278,7 @@ def main() -> None:
                         help="run bayesmix twice per repeat in a fresh PyTensor compile "
                              "directory: its first fit ever (cold) and the next one (warm)")
     parser.add_argument("--timeout", type=float, default=3600)
-    parser.add_argument("--worker", choices=["bayesmix", "bambi"], default=None)
+    parser.add_argument("--worker", choices=["bayesmix", "laplace", "bambi"], default=None)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     if args.worker:
@@ -267,7 +316,7 @@ def main() -> None:
             if cold:
                 shutil.rmtree(fresh, ignore_errors=True)
     summary = {}
-    for lib in ("bayesmix", "bayesmix_cold", "bambi"):
+    for lib in ("bayesmix", "bayesmix_cold", "laplace", "bambi"):
         ok = [r for r in records if r.get("library") == lib and "seconds" in r]
         if ok:
             summary[lib] = {k: _median([r[k] for r in ok]) for k in
@@ -291,6 +340,11 @@ def main() -> None:
         summary["median_ratio_ess_per_s"] = _median(per_repeat)
         print("per repeat (seed + r): ESS/s × " + ", ".join(f"{v:.2f}" for v in per_repeat)
               + f"; median × {summary['median_ratio_ess_per_s']:.2f}")
+    for peer in ("bambi", "bayesmix"):
+        if "laplace" in summary and peer in summary:
+            a, b = summary["laplace"], summary[peer]
+            summary[f"laplace_over_{peer}_ess_per_s"] = a["ess_per_s"] / b["ess_per_s"]
+            print(f"laplace / {peer}: ESS/s × {a['ess_per_s'] / b['ess_per_s']:.2f}")
     if "bayesmix_cold" in summary and "bambi" in summary:
         a, b = summary["bayesmix_cold"], summary["bambi"]
         summary["ratio_ess_per_s_cold"] = a["ess_per_s"] / b["ess_per_s"]

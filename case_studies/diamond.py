@@ -10,7 +10,6 @@ against the MAP at the true covariance.
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
@@ -19,13 +18,14 @@ import pandas as pd
 import bayesmix as bm
 from benchmarks.datagen import BETA, COR, SD, glmm_data
 
-from ._report import Report, table
+from ._report import Report, arguments, table
 
 FORMULA = "y ~ 1 + x + (1 + x | g)"
 
 
-def main(rows: int = 2_000_000, levels: int = 200_000) -> None:
-    report = Report("diamond", "Diamond's workflow: covariance on a subset, coefficients daily")
+def main(out, rows: int = 2_000_000, levels: int = 200_000) -> None:
+    report = Report("diamond", "Diamond's workflow: covariance on a subset, coefficients daily",
+                    out)
     data = glmm_data(rows, levels, seed=3)
     brands = data["g"].unique()
     rng = np.random.default_rng(0)
@@ -71,5 +71,11 @@ def main(rows: int = 2_000_000, levels: int = 200_000) -> None:
     report.write()
 
 
+def _sizes(parser) -> None:
+    parser.add_argument("rows", type=int, nargs="?", default=2_000_000)
+    parser.add_argument("levels", type=int, nargs="?", default=200_000)
+
+
 if __name__ == "__main__":
-    main(*[int(a) for a in sys.argv[1:3]])
+    args = arguments("diamond", _sizes)
+    main(args.out, args.rows, args.levels)

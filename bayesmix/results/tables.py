@@ -32,6 +32,20 @@ _POSTERIOR_COLS = {
 }
 
 
+def _weighted_ess_cap(fit: Fit, var: str) -> float | None:
+    """The effective sample size of variables drawn at weighted importance points (the
+    Bayesian Laplace's hyperparameters): resampled draws repeat each point, so their ESS is
+    the weights', not that of the draws."""
+    import fnmatch
+    import json
+
+    attrs = fit.idata.attrs
+    if "psi_ess" not in attrs:
+        return None
+    patterns = json.loads(attrs.get("psi_variables", "[]"))
+    return float(attrs["psi_ess"]) if any(fnmatch.fnmatch(var, p) for p in patterns) else None
+
+
 def _posterior_summary(fit: Fit, var: str) -> pd.DataFrame:
     """az.summary of one variable, columns renamed, in the variable's flattened C order."""
     import warnings
@@ -43,7 +57,12 @@ def _posterior_summary(fit: Fit, var: str) -> pd.DataFrame:
         # dropped by the caller.
         warnings.simplefilter("ignore", RuntimeWarning)
         table = az.summary(fit.idata, var_names=[var], hdi_prob=HDI_PROB, kind="all")
-    return table[list(_POSTERIOR_COLS)].rename(columns=_POSTERIOR_COLS)
+    table = table[list(_POSTERIOR_COLS)].rename(columns=_POSTERIOR_COLS)
+    cap = _weighted_ess_cap(fit, var)
+    if cap is not None:
+        table["ess_bulk"] = np.minimum(table["ess_bulk"], round(cap))
+        table["ess_tail"] = np.minimum(table["ess_tail"], round(cap))
+    return table
 
 
 def fixef_table(fit: Fit) -> pd.DataFrame:

@@ -169,6 +169,19 @@ def _bfgs(marginal: LaplaceMarginal, phi: np.ndarray, max_evals: int):
     return phi, B, converged, iterations, g
 
 
+def _seconds_per_point(marginal: LaplaceMarginal, phi_hat: np.ndarray, H: np.ndarray) -> float:
+    """Time of one evaluation of L half a standard deviation from the mode (the warm start
+    an integration point gets), median of three."""
+    S = integrate.standardize(H)
+    times = []
+    for j in range(min(3, len(phi_hat))):
+        start = time.perf_counter()
+        marginal(phi_hat + 0.5 * S[:, -1 - j])
+        times.append(time.perf_counter() - start)
+    marginal(phi_hat)
+    return float(np.median(times)) if times else 0.0
+
+
 class _Pool:
     """Draws of (β, b, ψ) collected point by point, then resampled by the points' weights."""
 
@@ -299,7 +312,7 @@ def fit_bayes(spec, options: LaplaceOptions):
         # differences of the mode search needed: one PIRLS step fewer per point.
         marginal.pirls_tol = max(options.pirls_tol, 1e-12)
         total = chains * draws
-        n = options.psi_points or _auto_points(timings["mode"] / marginal.evaluations)
+        n = options.psi_points or _auto_points(_seconds_per_point(marginal, phi_hat, H))
         if method == "grid":
             pool = _Pool(marginal, max(1, int(np.ceil(2 * total / 11**d))), rng)
             points = integrate.grid(marginal, pool, phi_hat, S)
@@ -345,12 +358,15 @@ def fit_bayes(spec, options: LaplaceOptions):
         "(exact for the gaussian family, the Laplace approximation otherwise)"
     )
     info = FitInfo(backend="laplace", method=f"Bayesian Laplace ({method})", converged=ok,
-                   status=status, iterations=marginal.evaluations, messages=tuple(messages),
+                   status=status, messages=tuple(messages),
                    timings=timings,
                    extra={"integrate": method, "hyperparameters": hyper.names,
+                          "evaluations": marginal.evaluations,
                           "diagnostics": diagnostics,
                           "factorization": f"{state.factor.method} ({state.factor.ordering})"})
+    outer = ["sd_*", "cor_*", "sigma"] + (["beta"] if hyper.beta_index is not None else [])
     attrs = {"integrate": method, "psi_points": len(points.phi),
+             "psi_ess": points.ess, "psi_variables": json.dumps(outer),
              "psi_diagnostics": json.dumps(diagnostics, default=float),
              "draws": draws, "chains": chains,
              "seed": -1 if options.seed is None else options.seed}
