@@ -118,3 +118,80 @@ def test_blme_priors_are_refused_elsewhere():
     with pytest.raises(bm.PriorError, match="laplace backend computes"):
         bm.fit("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff"), backend="nuts",
                priors="blme")
+
+
+# -- the other integration strategies and the diagnostics ------------------------------------
+
+def _worst(dataset, fit):
+    worst = {}
+    for d in _discrepancies(REF[dataset]["scalars"], summarise(fit.idata.posterior)).values():
+        for what, value in d.items():
+            worst[what] = max(worst.get(what, 0.0), value)
+    return worst
+
+
+@pytest.mark.parametrize("integrate", ["grid", "nuts"])
+def test_grid_and_nuts_over_psi_agree_with_long_nuts(integrate):
+    """Dyestuff (σ and one SD): the grid (spacing 0.25 in the Hessian's standardized
+    coordinates, so the SDs' quantiles are within 0.125 of that unit) and NUTS over ψ
+    (4 × 1000 draws of ψ, ESS ≥ 400: Monte Carlo error of a mean ≈ 0.05 SD) meet the
+    Gaussian tolerances."""
+    fit = bm.fit("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff"), backend="laplace",
+                 draws=2500, chains=4, seed=3, integrate=integrate,
+                 psi_points=4000 if integrate == "nuts" else None)
+    assert fit.info.extra["integrate"] == integrate
+    assert fit.info.status != "not converged", fit.info.messages
+    if integrate == "grid":
+        assert fit.info.extra["diagnostics"]["dz"] == 0.25
+    else:
+        assert fit.info.extra["diagnostics"]["min_ess"] >= 400
+        assert float(fit.idata.attrs["psi_ess"]) == fit.info.extra["diagnostics"]["min_ess"]
+    worst = _worst("Dyestuff", fit)
+    assert all(worst[w] <= GAUSSIAN_TOL[w] for w in worst), worst
+
+
+def _force_khat_rejection(monkeypatch):
+    from bayesmix.backends.laplace import integrate
+
+    monkeypatch.setattr(integrate, "khat_threshold", lambda points: -1.0)
+
+
+def test_auto_turns_to_nuts_when_the_importance_weights_fail(monkeypatch):
+    _force_khat_rejection(monkeypatch)
+    fit = bm.fit("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff"), backend="laplace",
+                 draws=1000, chains=4, seed=5)
+    assert fit.info.extra["integrate"] == "nuts"
+    assert "k̂" in fit.info.extra["diagnostics"]["auto"]
+    assert fit.info.status != "not converged", fit.info.messages
+    worst = _worst("Dyestuff", fit)
+    # 1000 draws of ψ: Monte Carlo error ≈ 0.05 SD for a mean, ≈ 0.1 for a 5% quantile
+    assert worst["mean"] < 0.15 and worst["sd"] < 0.15 and worst["quantile"] < 0.25, worst
+
+
+def test_rejected_weights_are_a_clear_failure_when_nuts_is_too_slow(monkeypatch):
+    from bayesmix.backends.laplace import bayes
+
+    _force_khat_rejection(monkeypatch)
+    monkeypatch.setattr(bayes, "_AUTO_NUTS_SECONDS", 0.0)
+    with pytest.warns(bm.errors.ConvergenceWarning,
+                      match=r"(?s)importance weights .* unreliable.*integrate='nuts'"):
+        fit = bm.fit("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff"),
+                     backend="laplace", draws=200, seed=5)
+    assert fit.info.status == "not converged" and not fit.converged
+    assert fit.info.extra["integrate"] == "importance"
+
+
+def test_grid_refuses_too_many_parameters():
+    with pytest.raises(bm.errors.OptionsError, match=r"integrate='grid' needs .* psi_max_points"):
+        bm.fit("Reaction ~ Days + (Days | Subject)", bm.datasets.load("sleepstudy"),
+               backend="laplace", integrate="grid", psi_max_points=64, draws=100)
+
+
+def test_boundary_posterior_of_an_sd_is_reported():
+    """Dyestuff2: lme4's fit is singular (sd(Batch) = 0); its posterior piles up towards 0,
+    which the fit must say rather than return a posterior the prior alone decides."""
+    with pytest.warns(bm.errors.ConvergenceWarning,
+                      match=r"data alone put sd\(\(Intercept\)\|Batch\) at 0"):
+        fit = bm.fit("Yield ~ 1 + (1 | Batch)", bm.datasets.load("Dyestuff2"),
+                     backend="laplace", draws=500, seed=1)
+    assert fit.info.status == "warnings"

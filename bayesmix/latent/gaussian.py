@@ -46,20 +46,41 @@ def beta_covariance(RX: np.ndarray, scale: float = 1.0) -> np.ndarray:
     return scale**2 * (Rinv @ Rinv.T)
 
 
+# Values per chunk of draws in draw_field (2 MB).
+_CHUNK_VALUES = 1 << 18
+
+
 def draw_field(state: FieldState, u_hat: np.ndarray, beta_hat: np.ndarray,
                RZX: np.ndarray, beta_root: np.ndarray, scale: float, draws: int,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Draws of (β, u) from the Gaussian at the mode, through the state's current factor.
+               rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Draws of β and b = Λ_θ u from the Gaussian at the mode, through the state's current
+    factor (θ the state's).
 
-    ``beta_root`` is a square root K of Cov(β) (K Kᵀ = Cov(β)); returns arrays of shape
-    (draws, p) and (draws, q).
+    ``beta_root`` is a square root K of Cov(β) (K Kᵀ = Cov(β)). Returns β draws (draws, p)
+    and, per random term, b draws (draws, m, r).
     """
     p, q = len(beta_hat), len(u_hat)
-    z_beta = rng.standard_normal((p, draws))
-    z_u = rng.standard_normal((q, draws))
-    dev_beta = beta_root @ z_beta if p else np.zeros((0, draws))
-    dev_u = state.factor.solve_Lt(scale * z_u - RZX @ dev_beta)
-    return (beta_hat[:, None] + dev_beta).T, (u_hat[:, None] + dev_u).T
+    terms = state.field.design.terms
+    T = [t.T(state.theta) for t in terms]
+    beta = np.empty((draws, p))
+    b = [np.empty((draws, t.m, t.r)) for t in terms]
+    # In chunks of draws: the working arrays stay small (in cache, no page faults on
+    # hundreds of MB of temporaries) and only the results are draws × q.
+    chunk = max(1, min(draws, _CHUNK_VALUES // max(q, 1)))
+    for start in range(0, draws, chunk):
+        c = min(chunk, draws - start)
+        z_beta = rng.standard_normal((p, c))
+        z_u = rng.standard_normal((q, c))
+        dev_beta = beta_root @ z_beta if p else np.zeros((0, c))
+        z_u *= scale
+        if p:
+            z_u -= RZX @ dev_beta
+        beta[start:start + c] = (beta_hat[:, None] + dev_beta).T
+        u = (u_hat[:, None] + state.factor.solve_Lt(z_u)).T
+        for t, Tk, out in zip(terms, T, b):
+            uk = u[:, t.z_offset: t.z_offset + t.q].reshape(c, t.m, t.r)
+            np.matmul(uk, Tk.T, out=out[start:start + c])
+    return beta, b
 
 
 def b_from_u(design, theta: np.ndarray, u: np.ndarray) -> list[np.ndarray]:

@@ -9,15 +9,10 @@ Two implementations share the :class:`Factor` protocol:
 - :class:`~bayesmix.linalg.cholmod.CholmodFactor` (CHOLMOD simplicial) otherwise, in the
   natural order (lme4's term order, most levels first) unless asked for another ordering.
 
-Measured with ``python -m benchmarks.bench_cholesky --budget 120`` (numeric update per θ,
-median, shared 2-core machine at load 4-6; ``benchmarks/results/cholesky*.json``): the blocked
-factorization was fastest on every pattern it applies to: one factor with r = 2 (1M rows,
-100k levels) 0.036 s vs 0.17 s for CHOLMOD's best ordering; InstEval 0.036 vs 0.067 (METIS);
-100k × 1k crossed 0.17 vs 0.54; 1M × 1k crossed (2M rows) 0.35 vs 1.0; 200k (r = 2) × 2k
-crossed 0.42 vs 3.5; 20k × 4k crossed 0.76 vs 20 s. CHOLMOD's AMD analysis alone took 18 s on
-the 1M × 1k pattern; no CHOLMOD ordering finished a 50k × 20k crossed factorization in 120 s
-(the fill is inherent there). Hence ``dense_max`` = 5000: its dense blocks (C, S and, for
-gradients, S⁻¹) then take at most 600 MB.
+The blocked factorization was the faster one on every pattern it applies to, by 2× (InstEval)
+to 25× (20k × 4k crossed); CHOLMOD's fill is inherent in large crossed factors, where no
+ordering helps (``python -m benchmarks.bench_cholesky``; numbers in ``docs/measurements.md``).
+``dense_max`` = 5000 bounds its dense blocks (C, S and, for gradients, S⁻¹) at about 600 MB.
 """
 
 from __future__ import annotations

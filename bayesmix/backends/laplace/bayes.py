@@ -20,10 +20,10 @@ import time
 import warnings
 
 import numpy as np
-from ...errors import ConvergenceWarning, PriorError
+from ...errors import ConvergenceWarning, OptionsError, PriorError
 from ...latent import latent_field, new_state, solve_pls
 from ...linalg import single_threaded_blas
-from ...results import FitInfo, naming
+from ...results import FitInfo
 from ...results.adapter import pack
 from ...results.storage import default_draws
 from . import integrate
@@ -31,6 +31,7 @@ from .hyper import HyperSpace
 from .marginal import LaplaceMarginal
 from .optimize import minimize_newton
 from .options import LaplaceOptions
+from .pool import DrawPool, posterior_draws
 from .start import glm_start, glmm_start, lmm_start
 
 __all__ = ["fit_bayes"]
@@ -182,53 +183,68 @@ def _seconds_per_point(marginal: LaplaceMarginal, phi_hat: np.ndarray, H: np.nda
     return float(np.median(times)) if times else 0.0
 
 
-class _Pool:
-    """Draws of (β, b, ψ) collected point by point, then resampled by the points' weights."""
-
-    def __init__(self, marginal, per_point: int, rng):
-        self.marginal, self.per_point, self.rng = marginal, per_point, rng
-        self.beta, self.b, self.hyper, self.point = [], [], [], []
-
-    def __call__(self, k: int) -> None:
-        if not np.isfinite(self.marginal.last_value):
-            return  # no posterior mass there: the point's weight is 0
-        beta, b = self.marginal.draw(self.per_point, self.rng)
-        self.beta.append(beta)
-        self.b.append(b)
-        self.hyper.append(self.marginal.last_hyper)
-        self.point.append(k)
-
-    def resample(self, log_weights: np.ndarray, total: int):
-        """(point index per draw, draw index within its point) for ``total`` draws by
-        systematic resampling: each pooled draw has weight w_k / (draws at point k)."""
-        counts = np.array([len(b) for b in self.beta])
-        w = np.repeat(np.exp(log_weights[self.point]) / counts, counts)
-        w = w / w.sum()
-        positions = (self.rng.random() + np.arange(total)) / total
-        chosen = np.searchsorted(np.cumsum(w), positions)
-        chosen = np.minimum(chosen, len(w) - 1)
-        self.rng.shuffle(chosen)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        which = np.searchsorted(starts, chosen, side="right") - 1
-        return which, chosen - starts[which]
+# NUTS over φ (integrate="nuts"): draws of φ in all unless psi_points says, and the
+# warm-up per chain; "auto" turns to it when the importance weights fail and it is predicted
+# to take at most this long (leapfrog steps per draw and the gradient's cost in evaluations
+# of L are typical values).
+_NUTS_PSI_DRAWS = 1000
+_NUTS_TUNE = 300
+_AUTO_NUTS_SECONDS = 120.0
+_STEPS_PER_DRAW = 8
 
 
-def _posterior(spec, pool: _Pool, which, within, chains: int, draws: int):
-    design = spec.design
-    post = {naming.BETA: np.stack([pool.beta[k][j] for k, j in zip(which, within)])
-            .reshape(chains, draws, design.p)}
-    for t_idx, t in enumerate(design.terms):
-        b = np.stack([pool.b[k][t_idx][j] for k, j in zip(which, within)])
-        post[naming.b_var(t.label)] = b.reshape(chains, draws, t.m, t.r)
-        sd = np.stack([pool.hyper[k].sds[t_idx] for k in which])
-        post[naming.sd_var(t.label)] = sd.reshape(chains, draws, t.r)
-        if t.correlated:
-            cor = np.stack([pool.hyper[k].correlation(t_idx) for k in which])
-            post[naming.cor_var(t.label)] = cor.reshape(chains, draws, t.r, t.r)
-    if design.family.has_sigma:
-        post[naming.SIGMA] = np.array([pool.hyper[k].sigma for k in which]).reshape(
-            chains, draws)
-    return post
+def _nuts_psi_draws(options: LaplaceOptions, chains: int) -> int:
+    return max(1, int(np.ceil((options.psi_points or _NUTS_PSI_DRAWS) / chains)))
+
+
+def _nuts_seconds(marginal: LaplaceMarginal, options: LaplaceOptions, chains: int,
+                  seconds: float) -> float:
+    per_chain = _nuts_psi_draws(options, chains)
+    gradient = 3.0 if marginal.analytic_gradient else 2.0 * marginal.hyper.dim
+    iterations = chains * (max(_NUTS_TUNE, per_chain) + per_chain)
+    return seconds * (iterations * _STEPS_PER_DRAW * gradient + chains * per_chain)
+
+
+def _integrate(method: str, marginal: LaplaceMarginal, phi_hat: np.ndarray, H: np.ndarray,
+               options: LaplaceOptions, chains: int, draws: int, rng, seconds: float):
+    """Weighted points of p(φ | y) by ``method``, and the pool of field draws made at them
+    (enough per point for ``chains × draws`` posterior draws)."""
+    S = integrate.standardize(H)
+    total = chains * draws
+    d = len(phi_hat)
+    if method == "grid":
+        try:
+            points = integrate.grid(marginal, phi_hat, S, max_points=options.psi_max_points)
+        except integrate.TooManyPoints as exc:
+            raise OptionsError(
+                f"integrate='grid' needs {exc.args[0]:,} points for {d} covariance "
+                f"parameters (its points grow as steps^{d}), more than psi_max_points="
+                f"{options.psi_max_points}: use integrate='importance' (the default) or "
+                "raise psi_max_points") from None
+        # The weights are known before any draw: each point gets its systematic share of
+        # the draws, made at a second evaluation there.
+        pool = DrawPool(marginal, 0, rng)
+        positions = (rng.random() + np.arange(total)) / total
+        cum = np.cumsum(np.exp(points.log_weights))
+        chosen = np.minimum(np.searchsorted(cum / cum[-1], positions), len(cum) - 1)
+        for k, count in enumerate(np.bincount(chosen, minlength=len(cum))):
+            if count:
+                marginal(points.phi[k])
+                pool.add(k, int(count))
+        return points, pool
+    if method == "importance":
+        n = options.psi_points or _auto_points(seconds)
+        pool = DrawPool(marginal, max(1, int(np.ceil(total / n))), rng)
+        points = integrate.importance(marginal, pool, phi_hat, S, n,
+                                      seed=rng.integers(2**32),
+                                      max_points=max(2 * n, options.psi_max_points))
+        return points, pool
+    per_chain = _nuts_psi_draws(options, chains)
+    pool = DrawPool(marginal, max(1, int(np.ceil(total / (chains * per_chain)))), rng)
+    points = integrate.nuts(marginal, marginal.gradient, pool, phi_hat, S, draws=per_chain,
+                            chains=chains, tune=max(_NUTS_TUNE, per_chain),
+                            seed=int(rng.integers(2**31)))
+    return points, pool
 
 
 def _weighted_quantile(values: np.ndarray, log_weights: np.ndarray, q: float) -> float:
@@ -237,17 +253,38 @@ def _weighted_quantile(values: np.ndarray, log_weights: np.ndarray, q: float) ->
     return float(values[order][min(np.searchsorted(cum, q * cum[-1]), len(values) - 1)])
 
 
-def _boundary_messages(hyper: HyperSpace, points: integrate.Points,
-                       phi_hat: np.ndarray) -> list[str]:
-    """SDs whose posterior reaches down to ~0: the 5% quantile of log SD more than 3 below
-    its mode (an SD 20 times smaller than the most probable one is still plausible)."""
+# How far below its mode a log SD is taken to test whether the data alone put the SD at 0
+# (an SD e^-12 ≈ 6e-6 times the mode's).
+_TOWARDS_ZERO = 12.0
+
+
+def _boundary_messages(marginal: LaplaceMarginal, hyper: HyperSpace,
+                       points: integrate.Points, phi_hat: np.ndarray) -> list[str]:
+    """SDs that the data alone put at 0, or whose posterior reaches down to ~0.
+
+    At 0: the likelihood part of L (L − log p(φ)) is no lower with the SD near 0 than at the
+    mode, the others held there — lme4's fit would be singular, and the posterior's mass
+    near 0 is its prior's. Reaching down: the 5% quantile of log SD more than 3 below its
+    mode (an SD 20 times smaller than the most probable one is still plausible)."""
     out = []
+    top = marginal(phi_hat) - hyper.log_prior(phi_hat)
     for i, name in enumerate(hyper.names):
         if not name.startswith("log sd("):
             continue
+        sd = name[len("log "):]
+        low = phi_hat.copy()
+        low[i] -= _TOWARDS_ZERO
+        at_zero = marginal(low) - hyper.log_prior(low)
         q05 = _weighted_quantile(points.phi[:, i], points.log_weights, 0.05)
-        if q05 < phi_hat[i] - 3.0:
-            sd = name[len("log "):]
+        if np.isfinite(at_zero) and at_zero >= top:
+            out.append(
+                f"the data alone put {sd} at 0 (its likelihood is no lower at 0 than at the "
+                "posterior mode, where lme4's fit would be singular): how close to 0 its "
+                f"posterior goes (5% quantile {np.exp(q05):.3g}) is decided by its prior. "
+                "Check that prior's scale (one with density at 0, such as the default "
+                "half-normal, lets it be 0), use integrate='nuts' (exact in the SDs), or drop "
+                "the term if it is not needed.")
+        elif q05 < phi_hat[i] - 3.0:
             out.append(
                 f"the posterior of {sd} reaches down to 0 (its 5% quantile, {np.exp(q05):.3g}, "
                 f"is below 1/20 of its mode, {np.exp(phi_hat[i]):.3g}): the data carry little "
@@ -260,21 +297,30 @@ def _boundary_messages(hyper: HyperSpace, points: integrate.Points,
 
 def _integration_messages(points: integrate.Points) -> tuple[list[str], bool]:
     messages, trusted = [], True
-    khat = points.diagnostics.get("pareto_khat")
-    if khat is not None and khat > points.diagnostics["khat_threshold"]:
+    diag = points.diagnostics
+    khat = diag.get("pareto_khat")
+    if khat is not None and khat > diag["khat_threshold"]:
         trusted = False
+        predicted = diag.get("nuts_seconds_predicted")
         messages.append(
             f"the importance weights over the covariance parameters are unreliable (Pareto "
-            f"k̂ = {khat:.2f} > {points.diagnostics['khat_threshold']:.2f}): their posterior "
-            "is far from the Student-t proposals built at its mode (strongly skewed, or "
-            "several modes). Use integrate='nuts' (exact in the covariance parameters) or "
-            "backend='nuts'."
+            f"k̂ = {khat:.2f} > {diag['khat_threshold']:.2f}): their posterior is far from "
+            "the Student-t proposals built at its mode (strongly skewed, or several modes). "
+            "Use integrate='nuts' (exact in the covariance parameters"
+            + (f"; predicted to take about {predicted:.0f} s here" if predicted else "")
+            + ") or backend='nuts'."
         )
-    if points.method == "nuts" and points.diagnostics.get("divergences"):
-        messages.append(
-            f"{points.diagnostics['divergences']} divergent NUTS transitions over the "
-            "covariance parameters: the draws may be biased; use stronger priors on the SDs."
-        )
+    if points.method == "nuts":
+        rhat = diag.get("max_rhat")
+        if rhat is not None and rhat > 1.05:
+            trusted = False
+        if diag.get("divergences") or (rhat is not None and rhat > 1.01) \
+                or diag["min_ess"] < 100:
+            messages.append(
+                f"NUTS over the covariance parameters: {diag['divergences']} divergent "
+                f"transitions, largest R-hat {rhat if rhat is not None else float('nan'):.3f}, "
+                f"smallest bulk ESS {diag['min_ess']:.0f}: the draws may be biased or too "
+                "few; use more psi_points, or stronger priors on the SDs.")
     return messages, trusted
 
 
@@ -304,34 +350,32 @@ def fit_bayes(spec, options: LaplaceOptions):
         if draws == 0:
             raise PriorError("draws=0 (no draws) applies to flat priors only: the Bayesian "
                              "Laplace's result is its posterior draws")
-        method = "importance" if options.integrate == "auto" else options.integrate
-        d = hyper.dim
         rng = np.random.default_rng(options.seed)
-        S = integrate.standardize(H)
         # The weights need L to ~1e-6, not to the rounding floor that the finite
         # differences of the mode search needed: one PIRLS step fewer per point.
         marginal.pirls_tol = max(options.pirls_tol, 1e-12)
-        total = chains * draws
-        n = options.psi_points or _auto_points(_seconds_per_point(marginal, phi_hat, H))
-        if method == "grid":
-            pool = _Pool(marginal, max(1, int(np.ceil(2 * total / 11**d))), rng)
-            points = integrate.grid(marginal, pool, phi_hat, S)
-        elif method == "importance":
-            pool = _Pool(marginal, max(1, int(np.ceil(total / n))), rng)
-            points = integrate.importance(marginal, pool, phi_hat, S, n,
-                                          seed=rng.integers(2**32),
-                                          max_points=max(2 * n, options.psi_max_points))
-        else:
-            pool = _Pool(marginal, 1, rng)
-            points = integrate.nuts(marginal, marginal.gradient, pool, phi_hat, S,
-                                    draws=draws, chains=chains, tune=draws,
-                                    seed=int(rng.integers(2**31)))
+        seconds = _seconds_per_point(marginal, phi_hat, H)
+        method = "importance" if options.integrate == "auto" else options.integrate
+        points, pool = _integrate(method, marginal, phi_hat, H, options, chains, draws, rng,
+                                  seconds)
+        if options.integrate == "auto" and not _integration_messages(points)[1]:
+            predicted = _nuts_seconds(marginal, options, chains, seconds)
+            khat = points.diagnostics["pareto_khat"]
+            if predicted <= _AUTO_NUTS_SECONDS:
+                method = "nuts"
+                points, pool = _integrate(method, marginal, phi_hat, H, options, chains,
+                                          draws, rng, seconds)
+                points.diagnostics["auto"] = (
+                    f"importance sampling's Pareto k̂ was {khat:.2f}: integrated by NUTS "
+                    "over the covariance parameters instead")
+            else:
+                points.diagnostics["nuts_seconds_predicted"] = predicted
         timings["integrate"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        which, within = pool.resample(points.log_weights, total)
-        posterior = _posterior(spec, pool, which, within, chains, draws)
+        which, within = pool.resample(points.log_weights, chains * draws)
+        posterior = posterior_draws(spec, pool, which, within, chains, draws)
     more, trusted = _integration_messages(points)
-    messages += more + _boundary_messages(hyper, points, phi_hat)
+    messages += more + _boundary_messages(marginal, hyper, points, phi_hat)
     if marginal.pirls_failures > 0.01 * marginal.evaluations:
         messages.append(
             f"PIRLS did not converge at {marginal.pirls_failures} of "

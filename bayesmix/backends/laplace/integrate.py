@@ -1,13 +1,15 @@
 """Integration over the hyperparameters: weighted points of p(φ | y) ∝ exp L(φ).
 
 All strategies work in the standardized coordinates of the Hessian at the mode,
-φ = φ̂ + S z with S Sᵀ = H⁻¹ (H the Hessian of −L at φ̂), and return weighted points; the
-caller's ``on_point`` runs right after each point is evaluated, while the state (the factor)
-is there, so draws of the latent field need no second factorization.
+φ = φ̂ + S z with S Sᵀ = H⁻¹ (H the Hessian of −L at φ̂), and return weighted points. For
+importance sampling and NUTS, whose weights are known only at the end, the caller's
+``on_point`` runs right after each point is evaluated, while the state (the factor) is
+there, so draws of the latent field need no second factorization; the grid's weights are
+known first, and the caller draws at the points that get draws.
 
-- ``grid`` (R-INLA's grid strategy): steps of ``dz`` along each axis until L has dropped by
-  ``drop`` from the mode, then the tensor grid of those ranges; weights ∝ exp L (equal cells).
-  For d ≤ 2.
+- ``grid`` (R-INLA's grid strategy): along each axis until L has dropped by ``drop`` from
+  the mode, then the tensor grid of those ranges, as fine as a budget of points allows;
+  weights ∝ exp L (equal cells). For few parameters: the points grow as steps^d.
 - ``importance``: draws from a split Student-t (ν = 5) in z — each principal axis scaled on
   either side by how fast L falls there (its drop at ±2, as R-INLA corrects the Gaussian's
   SDs per direction: log SDs of poorly determined terms have a long tail towards 0) —,
@@ -27,7 +29,8 @@ from typing import Callable
 import numpy as np
 from scipy import special, stats
 
-__all__ = ["Points", "standardize", "grid", "importance", "nuts", "khat_threshold"]
+__all__ = ["Points", "standardize", "grid", "importance", "nuts", "khat_threshold",
+           "TooManyPoints"]
 
 
 @dataclass
@@ -43,6 +46,9 @@ class Points:
 
     @property
     def ess(self) -> float:
+        """Effective sample size: of the weights, or the NUTS draws' smallest bulk ESS."""
+        if "min_ess" in self.diagnostics:
+            return float(self.diagnostics["min_ess"])
         w = np.exp(self.log_weights)
         return float(1.0 / np.sum(w * w))
 
@@ -57,32 +63,53 @@ def _normalise(log_w: np.ndarray) -> np.ndarray:
     return log_w - special.logsumexp(log_w)
 
 
-def grid(marginal: Callable, on_point: Callable, phi_hat: np.ndarray, S: np.ndarray,
-         dz: float = 0.75, drop: float = 6.0, max_steps: int = 12) -> Points:
-    """R-INLA's grid in z (d ≤ 2 in practice: the points grow as (2·steps + 1)^d)."""
+class TooManyPoints(ValueError):
+    """The grid would need more points than allowed."""
+
+
+# Grid spacings in z, finest first, and how far along an axis the grid may reach (L drops
+# by 6 at 3.5 for a Gaussian; skewed axes reach farther).
+_GRID_STEPS = (0.25, 0.5, 0.75)
+_GRID_REACH = 8.0
+
+
+def grid(marginal: Callable, phi_hat: np.ndarray, S: np.ndarray, drop: float = 6.0,
+         max_points: int = 4096) -> Points:
+    """R-INLA's grid in z: along each axis, the reach on either side where L has dropped by
+    ``drop`` from the mode; then the tensor grid over those ranges with the finest spacing
+    of ``_GRID_STEPS`` that keeps it within ``max_points`` (:class:`TooManyPoints` if none
+    does: the points grow as steps^d). Weights ∝ exp L (equal cells); points below the drop
+    are left out."""
     d = len(phi_hat)
     top = marginal(phi_hat)
-    ranges = []
+    finest = _GRID_STEPS[0]
+    reach = np.zeros((d, 2))
     for j in range(d):
-        reach = []
-        for sign in (-1, 1):
-            k = 0
-            while k < max_steps:
+        for side, sign in enumerate((-1, 1)):
+            k = 1
+            while k * finest < _GRID_REACH:
                 z = np.zeros(d)
-                z[j] = sign * (k + 1) * dz
+                z[j] = sign * k * finest
                 if top - marginal(phi_hat + S @ z) > drop:
                     break
                 k += 1
-            reach.append(k)
-        ranges.append(np.arange(-reach[0], reach[1] + 1) * dz)
+            reach[j, side] = k * finest
+    for dz in _GRID_STEPS:
+        ranges = [np.arange(-np.floor(lo / dz), np.floor(hi / dz) + 1) * dz for lo, hi in reach]
+        size = int(np.prod([len(r) for r in ranges]))
+        if size <= max_points:
+            break
+    else:
+        raise TooManyPoints(size)
     mesh = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, d)
+    # Along the main axis, so that each mode warm-starts from a near neighbour's.
+    mesh = mesh[np.lexsort(mesh.T[::-1])]
     phis, values = [], []
     for z in mesh:
         phi = phi_hat + S @ z
         value = marginal(phi)
-        if top - value > drop:
+        if not top - value <= drop:
             continue
-        on_point(len(phis))
         phis.append(phi)
         values.append(value)
     values = np.array(values)
@@ -262,9 +289,10 @@ def nuts(marginal: Callable, gradient: Callable, on_point: Callable, phi_hat: np
     for k, phi in enumerate(phis):
         values.append(marginal(phi))
         on_point(k)
-    from bayesmix.backends.nuts.diagnostics import rhat
+    from bayesmix.backends.nuts.diagnostics import diagnostics
 
+    stats_ = diagnostics(z.reshape(chains, draws, d), which=("rhat", "ess_bulk"))
     return Points(phis, np.array(values), np.full(len(phis), -np.log(len(phis))), "nuts",
                   {"points": len(phis), "divergences": divergent,
-                   "max_rhat": float(np.nanmax(rhat(z.reshape(chains, draws, d))))
-                   if chains > 1 else None})
+                   "max_rhat": float(np.nanmax(stats_["rhat"])) if chains > 1 else None,
+                   "min_ess": float(np.nanmin(stats_["ess_bulk"]))})

@@ -31,7 +31,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from ...latent import BetaPrior, conditional_mode, set_theta, solve_pls
-from ...latent.gaussian import b_from_u, draw_field
+from ...latent.gaussian import draw_field
 from .gradient import laplace_gradient, pls_gradient_parts, theta_maps
 from .hyper import HyperSpace
 
@@ -226,5 +226,4 @@ class LaplaceMarginal:
         else:  # β is the point's own (in φ): u | θ, β only
             scale, u, beta = 1.0, self.last.u, hyp.beta
             RZX, root = np.zeros((f.q, f.p)), np.zeros((f.p, f.p))
-        beta_draws, u_draws = draw_field(state, u, beta, RZX, root, scale, draws, rng)
-        return beta_draws, b_from_u(f.design, hyp.theta, u_draws)
+        return draw_field(state, u, beta, RZX, root, scale, draws, rng)

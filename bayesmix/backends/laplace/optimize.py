@@ -4,9 +4,9 @@ The objectives are cheap-to-moderate, smooth, even in the sign of each column of
 often have their optimum on the boundary θ_diag = 0 (singular fits). Where an analytic
 gradient exists (every LMM; GLMMs with a canonical link) :func:`minimize_newton` takes Newton
 steps on the average-information approximation of the Hessian (:mod:`.information`), which is
-cheap next to the gradient, from moment starting values (:mod:`.start`). Measured on InstEval
-(ML): 5 evaluations instead of 33 for L-BFGS-B on the same gradient from θ = 1 and 104 for
-COBYQA; on the 100k-row logistic benchmark 12 instead of 60. Elsewhere the derivative-free
+cheap next to the gradient, from moment starting values (:mod:`.start`): a handful of
+evaluations where quasi-Newton methods take several times more (``docs/measurements.md``).
+Elsewhere the derivative-free
 :func:`minimize_bounded` (scipy's COBYQA, the successor of Powell's BOBYQA that lme4 uses;
 or L-BFGS-B on finite differences, or Powell) runs on the box of lme4's bounds.
 ``tests/test_laplace_gradient.py`` checks that both paths reach the same optimum.
@@ -169,9 +169,8 @@ def fd_hessian_from_gradient(grad: Callable[[np.ndarray], np.ndarray], x: np.nda
 
     With the analytic gradient accurate to ~1e-9 relative (tight PIRLS), steps of 2e-5 (on
     the scale of unit curvature) leave both the truncation and the rounding error near 1e-5
-    relative in the standard errors: measured against central differences with steps 1e-3 on
-    cbpp, grouseticks and the 100k-row logistic benchmark, at most 1.6e-5; central differences
-    cost twice as many PIRLS solves.
+    relative in the standard errors, as central differences do at twice the PIRLS solves
+    (``docs/measurements.md``).
     """
     x = np.asarray(x, dtype=float)
     k = len(x)
@@ -197,11 +196,8 @@ def _secant_correction(E, H, s, y):
     A structured quasi-Newton update in the manner of Dennis, Gay & Welsch (NL2SOL): H (the
     average information) is recomputed at every point and E learns what it misses, which
     turns the linear convergence of the approximate Newton steps into a superlinear one.
-    Measured on the GLMM reference fits and the 100k-row logistic benchmark (evaluations
-    with no correction / Powell-symmetric-Broyden / this): grouseticks 13 / 11 / 7, cbpp
-    5 / 6 / 5, logistic 14 / 11 / 8. For LMMs, whose average information is close to the
-    Hessian, no correction did best (sleepstudy ML 3 / 4 / 4, Penicillin 4 / 5 / 5,
-    Pastes 4 / 5 / 5, InstEval 5 in all), so they run without it.
+    LMMs run without it: their average information is already close to the Hessian, and the
+    correction's early steps cost more than they save (``docs/measurements.md``).
     """
     B = H + E
     Bs = B @ s

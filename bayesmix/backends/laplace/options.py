@@ -78,16 +78,21 @@ class LaplaceOptions(DrawOptions):
     integrate : {"auto", "importance", "grid", "nuts"}
         With priors other than flat (the Bayesian Laplace), how the posterior of the
         covariance parameters is integrated (:mod:`~bayesmix.backends.laplace.integrate`):
-        quasi-Monte Carlo importance sampling from a Student-t at the mode with Pareto
-        smoothing and its k̂ diagnostic ("auto"); R-INLA's grid in the Hessian's
-        standardized coordinates (few parameters; the SDs' draws then take the grid's
-        values); or NUTS over them, exact up to Monte Carlo error and costliest.
+        importance sampling from Student-t proposals at the mode with Pareto smoothing and
+        its k̂ diagnostic; R-INLA's grid in the Hessian's standardized coordinates (few
+        parameters: the points grow as steps^d; the SDs' draws then take the grid's
+        values); or NUTS over them, exact up to Monte Carlo error and costliest. "auto"
+        is importance sampling, followed by NUTS over the covariance parameters when k̂
+        rejects the weights and NUTS is predicted to take under two minutes (else the fit
+        warns, naming the alternatives).
     psi_points : int or None
-        Importance points (a power of 2); None: as many as ~3 s of evaluations allow,
-        between 64 and 1024.
+        Importance points, or the NUTS draws of the covariance parameters over all chains;
+        None: for importance sampling as many as ~3 s of evaluations allow (64 to 1024, a
+        power of 2), for NUTS 1000.
     psi_max_points : int
-        The importance points double, up to this many, while the Pareto k̂ exceeds 0.5 or
-        the weights' effective sample size is below a quarter of the points.
+        The importance points grow, up to this many, while the Pareto k̂ exceeds 0.5 or
+        the weights' effective sample size is below a quarter of the points; the grid may
+        not have more points than this.
     """
 
     reml: bool | None = None
@@ -139,8 +144,8 @@ class LaplaceOptions(DrawOptions):
                                f"{', '.join(INTEGRATE)}")
         if self.psi_points is not None and (
                 isinstance(self.psi_points, bool) or not isinstance(self.psi_points, int)
-                or self.psi_points < 8 or self.psi_points & (self.psi_points - 1)):
-            raise OptionsError(f"psi_points must be a power of 2 (≥ 8) or None, not "
+                or self.psi_points < 8):
+            raise OptionsError(f"psi_points must be an integer ≥ 8 or None, not "
                                f"{self.psi_points!r}")
         if not isinstance(self.hessian, bool):
             raise OptionsError(f"hessian must be True or False, not {self.hessian!r}")

@@ -85,12 +85,12 @@ def _draws(spec, state, estimates, u_hat, RZX, gamma_cov, scale, options, p):
     rng = np.random.default_rng(options.seed)
     gamma_hat = np.concatenate([estimates.beta, estimates.cutpoints
                                 if estimates.cutpoints is not None else np.zeros(0)])
-    g, u = draw_field(state, u_hat, gamma_hat, RZX, _root(gamma_cov), scale, chains * S,
-                      rng)
+    g, b_draws = draw_field(state, u_hat, gamma_hat, RZX, _root(gamma_cov), scale,
+                            chains * S, rng)
     posterior = {naming.BETA: g[:, :p].reshape(chains, S, p)}
     if estimates.cutpoints is not None:
         posterior[naming.CUTPOINTS] = g[:, p:].reshape(chains, S, -1)
-    for term, b in zip(design.terms, b_from_u(design, estimates.theta, u)):
+    for term, b in zip(design.terms, b_draws):
         posterior[naming.b_var(term.label)] = b.reshape(chains, S, term.m, term.r)
     posterior.update(fixed_hyperparameters(spec, estimates, chains, S))
     return posterior

@@ -3,7 +3,7 @@
 nutpie's "pyfunc" mode calls the log density through Python, from one thread per chain.
 PyTensor's numba functions keep the GIL while they run, so the chains would take turns. Here
 the compiled graph is wrapped in a small numba function marked ``nogil`` that takes the
-graph's data inputs (:mod:`bayesmix.backends.nuts.data`) as arguments: only the Python call
+graph's data inputs (:mod:`bayesmix.backends.nuts.graph_inputs`) as arguments: only the Python call
 itself is serialized, the gradient work of the chains runs in parallel.
 
 The wrapper goes through PyTensor's numba cache under a key derived from the graph's own key,

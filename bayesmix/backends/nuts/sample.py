@@ -5,7 +5,7 @@ nutpie can run a PyMC model two ways:
 - ``"pyfunc"`` (what ``"auto"`` almost always picks): we compile the log density and its
   gradient with PyTensor's numba backend and nutpie calls it through Python from one thread
   per chain. The compiled function takes the data as arguments and, when a gradient has
-  enough work (``NOGIL_MIN_S``), runs without the GIL (:mod:`~bayesmix.backends.nuts.data`,
+  enough work (``NOGIL_MIN_S``), runs without the GIL (:mod:`~bayesmix.backends.nuts.graph_inputs`,
   :mod:`~bayesmix.backends.nuts.nogil`), so the chains' gradients run in parallel; the whole
   function comes from PyTensor's disk cache for every later model of the same structure,
   shapes and priors (about 10 s of LLVM work the first time).
@@ -32,7 +32,7 @@ from .options import NutsOptions
 
 __all__ = ["Compiled", "compile_model", "sample", "SamplerOutput"]
 
-# Estimated seconds of LLVM work that the cfunc mode adds (10–15 s measured); leapfrog steps
+# Estimated seconds of LLVM work that the cfunc mode adds; leapfrog steps
 # per draw assumed when predicting the sampling time (tree depth 4, typical after adaptation); seconds per unit
 # of gradient work (one row × one column) and per Python callback, measured on the models of
 # the tests and benchmarks.
@@ -41,7 +41,7 @@ STEPS_PER_DRAW = 16
 SECONDS_PER_WORK = 1.5e-9
 PYFUNC_CALL_S = 15e-6
 # Below this much work per gradient the chains take turns on the GIL instead: releasing and
-# re-taking it around every call slowed sleepstudy's sampling from 1.6 s to 2.6 s.
+# re-taking it around every call costs more than the call (docs/measurements.md).
 NOGIL_MIN_S = 50e-6
 
 # nutpie's sample statistics under ArviZ's names.
