@@ -39,11 +39,11 @@ job, draws = {job!r}, {draws!r}
 kw = {{}} if draws is None else {{"draws": draws}}
 if job == "insteval":
     data = bayesmix.datasets.load("InstEval")
-    formula, family, opts = "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept:service)", "gaussian", {{"reml": False}}
+    formula, family, opts = "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept:service)", "gaussian", {{"reml": False, "priors": "flat"}}
     warm = data.iloc[:2000]
 elif job == "logistic_1m":
     data = glmm_data(1_000_000, 100_000, seed=11)
-    formula, family, opts = "y ~ 1 + x + (1 + x | g)", "bernoulli", {{}}
+    formula, family, opts = "y ~ 1 + x + (1 + x | g)", "bernoulli", {{"priors": "flat"}}
     warm = glmm_data(2000, 200, seed=12)
 else:
     from benchmarks.datagen import COR, SD

@@ -206,8 +206,11 @@ def row_terms(fam, link, y, eta, n, w, sigma2, alpha):
                 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     if fam == BINOMIAL:
         if link == LOGIT:
-            m = _expit(eta)
-            return (w * (n * _log1pexp(eta) - y * eta), w * (n * m - y),
+            # log(1 + e^η) and the mean from one exponential, e^{−|η|}
+            e = math.exp(-abs(eta))
+            softplus = max(eta, 0.0) + math.log1p(e)
+            m = 1.0 / (1.0 + e) if eta >= 0.0 else e / (1.0 + e)
+            return (w * (n * softplus - y * eta), w * (n * m - y),
                     w * n * m * (1.0 - m), -1, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         lm, l1m = _binary_logs(link, eta)
         f = 0.0

@@ -148,15 +148,15 @@ def conditional_mode(state: FieldState, *, fixed_beta: bool, prior: BetaPrior | 
     prior : BetaPrior, optional
         β's Gaussian prior when β is in the field (None: flat).
     tol : float
-        Newton decrement at convergence (see :mod:`.newton`). The Laplace approximation's
-        log|L|² is first-order sensitive to an error in u, so the default runs to the
-        rounding floor: the objective is then smooth enough in θ and β for finite
-        differences.
+        Newton decrement at convergence relative to 1 + |F| (see :mod:`.newton`). The
+        Laplace approximation's log|L|² is first-order sensitive to an error in u, so the
+        default is at the rounding floor of F: the objective is then smooth enough in θ and
+        β for finite differences, and no step is spent confirming the floor.
     max_iter : int
     """
     system = _FactorSystem(state, fixed_beta, prior)
     x0 = state.u if fixed_beta else np.concatenate([state.u, state.beta])
-    res = newton(system, x0, tol=tol, max_iter=max_iter, max_halvings=10)
+    res = newton(system, x0, tol=0.0, rel_tol=tol, max_iter=max_iter, max_halvings=10)
     u, beta = system.split(res.x)
     u, beta = u.copy(), beta.copy()
     state.u, state.beta = u, beta

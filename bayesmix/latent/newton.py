@@ -74,8 +74,10 @@ class NewtonResult:
 
 
 def newton(system: NewtonSystem, x0: np.ndarray, *, tol: float, max_iter: int,
-           max_halvings: int = 30) -> NewtonResult:
-    """Damped Newton from ``x0``; the system ends at the returned point with its factors."""
+           max_halvings: int = 30, rel_tol: float = 0.0) -> NewtonResult:
+    """Damped Newton from ``x0``; the system ends at the returned point with its factors.
+
+    Converged when λ² ≤ ``tol``, or λ² ≤ ``rel_tol`` (1 + |F|), or at the rounding floor."""
     x = np.asarray(x0, dtype=float)
     F = float(system.evaluate(x))
     evaluations, halvings = 1, 0
@@ -88,7 +90,8 @@ def newton(system: NewtonSystem, x0: np.ndarray, *, tol: float, max_iter: int,
     for _ in range(max_iter + 1):
         step, decrement = system.direction()
         scale = 1.0 + abs(F)
-        if decrement <= tol or (decrement < _FLOOR * scale and decrement > 0.25 * last):
+        if decrement <= max(tol, rel_tol * scale) or (decrement < _FLOOR * scale
+                                                      and decrement > 0.25 * last):
             message, converged = "", True
             break
         if not np.isfinite(decrement) or decrement < 0.0:

@@ -351,8 +351,8 @@ def fit_bayes(spec, options: LaplaceOptions):
             raise PriorError("draws=0 (no draws) applies to flat priors only: the Bayesian "
                              "Laplace's result is its posterior draws")
         rng = np.random.default_rng(options.seed)
-        # The weights need L to ~1e-6, not to the rounding floor that the finite
-        # differences of the mode search needed: one PIRLS step fewer per point.
+        # The weights need L to ~1e-6, not the rounding floor that the finite differences
+        # of the mode search needed: λ² ≤ 1e-12 (1 + |F|) leaves an error of about λ²/2.
         marginal.pirls_tol = max(options.pirls_tol, 1e-12)
         seconds = _seconds_per_point(marginal, phi_hat, H)
         method = "importance" if options.integrate == "auto" else options.integrate

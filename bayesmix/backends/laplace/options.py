@@ -45,9 +45,10 @@ class LaplaceOptions(DrawOptions):
         Maximum evaluations of the objective per optimization stage.
     pirls_tol : float
         PIRLS stops when the Newton decrement (the squared distance to the mode in
-        standard-error units) falls below ``pirls_tol``, or stalls at the rounding floor of
-        the objective. Tight by default: the Laplace deviance's log-determinant is
-        first-order sensitive to an unconverged u.
+        standard-error units) falls below ``pirls_tol`` (1 + |F|), F the negative log density
+        of the field at the mode, or stalls at the rounding floor of F. At the floor by
+        default: the Laplace deviance's log-determinant is first-order sensitive to an
+        unconverged u.
     pirls_max_iter : int
         Maximum PIRLS iterations (each with up to 10 step halvings).
     gradient : {"auto", True, False}
