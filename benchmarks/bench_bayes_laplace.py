@@ -70,17 +70,23 @@ def _job(kind, rows, levels, queue):
     })
 
 
-def _run(kind, rows=None, levels=None, timeout=1800) -> dict:
+def _in_process(library: str, target, args: tuple, timeout: float) -> dict:
+    """``target(*args, queue)`` in a fresh process (its own peak memory); its record, or
+    why there is none."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_job, args=(kind, rows, levels, queue))
+    proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
     proc.join(timeout)
     if proc.is_alive():
         proc.kill()
-        return {"library": "bayesmix", "status": f"stopped after {timeout} s"}
-    return queue.get() if proc.exitcode == 0 else {"library": "bayesmix",
+        return {"library": library, "status": f"stopped after {timeout} s"}
+    return queue.get() if proc.exitcode == 0 else {"library": library,
                                                     "status": f"failed ({proc.exitcode})"}
+
+
+def _run(kind, rows=None, levels=None, timeout=1800) -> dict:
+    return _in_process("bayesmix", _job, (kind, rows, levels), timeout)
 
 
 def _bambi_job(queue):
@@ -100,16 +106,7 @@ def _bambi_job(queue):
 
 
 def _run_bambi(timeout=3600) -> dict:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_bambi_job, args=(queue,))
-    proc.start()
-    proc.join(timeout)
-    if proc.is_alive():
-        proc.kill()
-        return {"library": "bambi", "status": f"stopped after {timeout} s"}
-    return queue.get() if proc.exitcode == 0 else {"library": "bambi",
-                                                    "status": f"failed ({proc.exitcode})"}
+    return _in_process("bambi", _bambi_job, (), timeout)
 
 
 def insteval(repeat: int, bambi: bool) -> dict:

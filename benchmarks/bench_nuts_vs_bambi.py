@@ -94,7 +94,8 @@ def _data(args):
     return glmm_data(args.rows, args.groups, family="bernoulli", seed=args.seed)
 
 
-def _bayesmix_fit(args, data):
+def _bayesmix_model(args):
+    """(formula, family, priors) of the benchmark's model in bayesmix, bambi's priors."""
     import bayesmix as bm
 
     if args.case == "sleepstudy":
@@ -103,17 +104,27 @@ def _bayesmix_fit(args, data):
                   "sd(Subject)": bm.HalfNormal(p["sd_intercept"]),
                   "sd(Subject.1)": bm.HalfNormal(p["sd_Days"]),
                   "sigma": bm.HalfStudentT(*p["sigma"])}
-        formula, family = SLEEP_FORMULA, "gaussian"
-    else:
-        p = LOGIT_PRIORS
-        priors = {"(Intercept)": bm.Normal(*p["intercept"]), "x": bm.Normal(*p["x"]),
-                  "sd(g)": bm.HalfNormal(p["sd_intercept"]), "sd(x|g)": bm.HalfNormal(p["sd_x"])}
-        if args.uncorrelated:  # bambi's model exactly
-            formula = LOGIT_FORMULA.replace("| g", "|| g")
-        else:
-            formula = LOGIT_FORMULA
-            priors["cor(g)"] = bm.LKJ(2.0)
-        family = "bernoulli"
+        return SLEEP_FORMULA, "gaussian", priors
+    p = LOGIT_PRIORS
+    priors = {"(Intercept)": bm.Normal(*p["intercept"]), "x": bm.Normal(*p["x"]),
+              "sd(g)": bm.HalfNormal(p["sd_intercept"]), "sd(x|g)": bm.HalfNormal(p["sd_x"])}
+    if args.uncorrelated:  # bambi's model exactly
+        return LOGIT_FORMULA.replace("| g", "|| g"), "bernoulli", priors
+    priors["cor(g)"] = bm.LKJ(2.0)
+    return LOGIT_FORMULA, "bernoulli", priors
+
+
+def _draws_and_hyper(fit):
+    """The posterior draws by name (correlations left out) and the hyperparameters' names."""
+    post = fit.idata.posterior
+    names = [n for n in post.data_vars if not n.startswith("cor_")]
+    return {n: post[n].values for n in names}, [n for n in names if not n.startswith("b_")]
+
+
+def _bayesmix_fit(args, data):
+    import bayesmix as bm
+
+    formula, family, priors = _bayesmix_model(args)
     import pymc  # noqa: F401  (imported before the clock, as bambi's import does)
 
     start = time.perf_counter()
@@ -121,10 +132,7 @@ def _bayesmix_fit(args, data):
                  tune=args.tune, chains=args.chains, seed=args.seed, progressbar=False,
                  **({"nutpie_mode": args.nutpie_mode} if args.nutpie_mode else {}))
     seconds = time.perf_counter() - start
-    post = fit.idata.posterior
-    names = [n for n in post.data_vars if not n.startswith("cor_")]
-    draws = {n: post[n].values for n in names}
-    hyper = [n for n in names if not n.startswith("b_")]
+    draws, hyper = _draws_and_hyper(fit)
     return seconds, draws, hyper, {"timings": dict(fit.info.timings),
                                    "nutpie_mode": fit.info.extra.get("nutpie_mode"),
                                    "divergences": fit.info.extra.get("divergences")}
@@ -134,32 +142,16 @@ def _laplace_fit(args, data):
     """The Bayesian Laplace with :func:`_bayesmix_fit`'s priors."""
     import bayesmix as bm
 
-    p = LOGIT_PRIORS if args.case == "logistic" else SLEEP_PRIORS
-    if args.case == "sleepstudy":
-        priors = {"(Intercept)": bm.Normal(*p["intercept"]), "Days": bm.Normal(*p["Days"]),
-                  "sd(Subject)": bm.HalfNormal(p["sd_intercept"]),
-                  "sd(Subject.1)": bm.HalfNormal(p["sd_Days"]),
-                  "sigma": bm.HalfStudentT(*p["sigma"])}
-        formula, family = SLEEP_FORMULA, "gaussian"
-    else:
-        priors = {"(Intercept)": bm.Normal(*p["intercept"]), "x": bm.Normal(*p["x"]),
-                  "sd(g)": bm.HalfNormal(p["sd_intercept"]), "sd(x|g)": bm.HalfNormal(p["sd_x"])}
-        formula = LOGIT_FORMULA.replace("| g", "|| g") if args.uncorrelated else LOGIT_FORMULA
-        if not args.uncorrelated:
-            priors["cor(g)"] = bm.LKJ(2.0)
-        family = "bernoulli"
+    formula, family, priors = _bayesmix_model(args)
     start = time.perf_counter()
     fit = bm.fit(formula, data, family, backend="laplace", priors=priors, draws=args.draws,
                  chains=args.chains, seed=args.seed, log_likelihood=False)
     seconds = time.perf_counter() - start
-    post = fit.idata.posterior
-    names = [n for n in post.data_vars if not n.startswith("cor_")]
-    draws = {n: post[n].values for n in names}
-    hyper = [n for n in names if not n.startswith("b_")]
+    draws, hyper = _draws_and_hyper(fit)
     diag = fit.info.extra["diagnostics"]
     return seconds, draws, hyper, {"timings": dict(fit.info.timings),
-                                   "weights_ess": diag["ess"], "points": diag["points"],
-                                   "pareto_khat": diag["pareto_khat"],
+                                   "weights_ess": diag.get("ess"), "points": diag["points"],
+                                   "pareto_khat": diag.get("pareto_khat"),
                                    "status": fit.info.status,
                                    "outer": fit.info.extra["hyperparameters"]}
 

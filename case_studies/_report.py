@@ -35,6 +35,15 @@ def table(frame: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join(lines)
 
 
+def fixef_side_by_side(fits: dict, **tables: pd.DataFrame) -> pd.DataFrame:
+    """β estimates and standard errors of several fits (and of reference ``tables`` with the
+    same columns) in one frame, columns "<fit> estimate", "<fit> std_error"."""
+    frames = {name: fit.fixef()[["estimate", "std_error"]] for name, fit in fits.items()}
+    fe = pd.concat(frames | tables, axis=1)
+    fe.columns = [f"{a} {b}" for a, b in fe.columns]
+    return fe
+
+
 def arguments(name: str, extra=None) -> argparse.Namespace:
     """The command line of ``python -m case_studies.<name> OUT [...]``."""
     parser = argparse.ArgumentParser(prog=f"python -m case_studies.{name}")

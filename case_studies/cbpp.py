@@ -16,7 +16,7 @@ import pandas as pd
 import bayesmix as bm
 
 from ._plots import b_forest, beta_forest, sd_densities
-from ._report import Report, arguments, reference_fit, table
+from ._report import Report, arguments, fixef_side_by_side, reference_fit, table
 
 FORMULA = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
 
@@ -35,11 +35,8 @@ def main(out) -> None:
     glmer = pd.DataFrame({"estimate": ref["fixef"]["estimate"],
                           "std_error": ref["fixef"]["std_error"]},
                          index=pd.Index(ref["fixef"]["names"], name="coef"))
-    fe = pd.concat({"laplace (Bayes)": bayes.fixef()[["estimate", "std_error"]],
-                    "nuts": nuts.fixef()[["estimate", "std_error"]],
-                    "laplace (flat)": flat.fixef()[["estimate", "std_error"]],
-                    "map": joint.fixef()[["estimate", "std_error"]]}, axis=1)
-    fe.columns = [f"{a} {b}" for a, b in fe.columns]
+    fe = fixef_side_by_side({"laplace (Bayes)": bayes, "nuts": nuts, "laplace (flat)": flat,
+                             "map": joint})
     report.add(
         "## Fixed effects", "", table(fe), "",
         f"The flat-prior fit matches glmer (log-likelihood {flat.loglik:.4f} vs glmer's "

@@ -16,7 +16,7 @@ import pandas as pd
 import bayesmix as bm
 
 from ._plots import b_forest, beta_forest, sd_densities
-from ._report import Report, arguments, reference_fit, table
+from ._report import Report, arguments, fixef_side_by_side, reference_fit, table
 
 FORMULA = "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept:service)"
 
@@ -48,9 +48,7 @@ def main(out, with_nuts: bool = False) -> None:
     lme4 = pd.DataFrame({"estimate": ref["fixef"]["estimate"],
                          "std_error": ref["fixef"]["std_error"]},
                         index=pd.Index(ref["fixef"]["names"], name="coef"))
-    fe = pd.concat({name: f.fixef()[["estimate", "std_error"]] for name, f in
-                    {**fits, "laplace (flat)": flat}.items()} | {"lme4": lme4}, axis=1)
-    fe.columns = [f"{a} {b}" for a, b in fe.columns]
+    fe = fixef_side_by_side({**fits, "laplace (flat)": flat}, lme4=lme4)
     report.add("## Fixed effects", "", table(fe), "",
                f"laplace with flat priors is lmer's ML fit (log-likelihood {flat.loglik:.3f} "
                f"vs lme4's {ref['logLik']:.3f}). With 73k rows the posterior of β is "

@@ -17,7 +17,7 @@ import pandas as pd
 import bayesmix as bm
 
 from ._plots import b_forest, beta_forest, sd_densities
-from ._report import Report, arguments, reference_fit, table
+from ._report import Report, arguments, fixef_side_by_side, reference_fit, table
 
 FORMULA = "Reaction ~ Days + (Days | Subject)"
 
@@ -46,11 +46,8 @@ def main(out) -> None:
     map_fit = bm.fit(FORMULA, data, backend="map", covariance=flat, seed=1)
     ref, lme4, points = _lme4_reference()
 
-    fe = pd.concat({"laplace (Bayes)": bayes.fixef()[["estimate", "std_error"]],
-                    "nuts": nuts.fixef()[["estimate", "std_error"]],
-                    "laplace (flat) = lme4": flat.fixef()[["estimate", "std_error"]],
-                    "map": map_fit.fixef()[["estimate", "std_error"]]}, axis=1)
-    fe.columns = [f"{a} {b}" for a, b in fe.columns]
+    fe = fixef_side_by_side({"laplace (Bayes)": bayes, "nuts": nuts,
+                             "laplace (flat) = lme4": flat, "map": map_fit})
     report.add("## Fixed effects", "", table(fe), "",
                f"The flat-prior laplace fit is lmer's (REML log-likelihood "
                f"{flat.loglik:.6f} vs lme4's {ref['logLik']:.6f}); map at its covariance "

@@ -1,7 +1,7 @@
 """The Bayesian Laplace fit: the posterior of everything from the sparse factor.
 
-1. L(φ) = log p̃(y | ψ) + log p(φ) (:mod:`.marginal`) is maximised (Newton / BFGS steps on
-   its gradient), with its Hessian H at the mode by finite differences of the gradient.
+1. L(φ) = log p̃(y | ψ) + log p(φ) (:mod:`.marginal`) is maximised, with its curvature H at
+   the mode (:mod:`.posterior_mode`).
 2. p(φ | y) is integrated on weighted points in the standardized coordinates of H
    (:mod:`.integrate`: grid, quasi-Monte Carlo importance sampling, or NUTS over φ).
 3. At each point, while the factor is there, draws of x = (β, u) | ψ, y from its Gaussian
@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 from ...errors import ConvergenceWarning, OptionsError, PriorError
-from ...latent import latent_field, new_state, solve_pls
+from ...latent import latent_field, new_state
 from ...linalg import single_threaded_blas
 from ...results import FitInfo
 from ...results.adapter import pack
@@ -29,10 +29,9 @@ from ...results.storage import default_draws
 from . import integrate
 from .hyper import HyperSpace
 from .marginal import LaplaceMarginal
-from .optimize import minimize_newton
 from .options import LaplaceOptions
-from .pool import DrawPool, posterior_draws
-from .start import glm_start, glmm_start, lmm_start
+from .pool import DrawPool, posterior_draws, systematic
+from .posterior_mode import find_mode, start_phi
 
 __all__ = ["fit_bayes"]
 
@@ -48,132 +47,10 @@ def _auto_points(seconds_per_eval: float) -> int:
     return 2 ** int(np.floor(np.log2(n)))
 
 
-def _start(spec, field, state, hyper: HyperSpace) -> np.ndarray:
-    """φ from moment estimates of θ (and σ from the PLS solution there)."""
-    if spec.design.family.has_sigma:
-        theta = lmm_start(field)
-        state.theta = theta
-        from ...latent import set_theta
-
-        sol = solve_pls(set_theta(state, theta))
-        sigma = float(np.sqrt(sol.pwrss / max(field.n - field.p, 1)))
-        return hyper.from_theta(theta, sigma)
-    beta = glm_start(field)
-    return hyper.from_theta(glmm_start(field, beta), None, beta)
-
-
-def _hessian(marginal: LaplaceMarginal, phi: np.ndarray, g0: np.ndarray) -> np.ndarray:
-    """H = −∇²L at φ: forward differences of the analytic gradient (``g0`` at φ), or
-    central second differences of L when the gradient is itself a difference. It only
-    standardizes the integration, which corrects for its error (importance weights, NUTS)."""
-    d = len(phi)
-    H = np.empty((d, d))
-    if marginal.analytic_gradient:
-        h = 1e-4
-        for j in range(d):
-            e = np.zeros(d)
-            e[j] = h
-            H[:, j] = -(marginal.gradient(phi + e) - g0) / h
-    else:
-        h = 2e-3
-        f0 = marginal(phi)
-        for i in range(d):
-            ei = np.zeros(d)
-            ei[i] = h
-            H[i, i] = -(marginal(phi + ei) - 2 * f0 + marginal(phi - ei)) / h**2
-            for j in range(i):
-                ej = np.zeros(d)
-                ej[j] = h
-                H[i, j] = H[j, i] = -(marginal(phi + ei + ej) - marginal(phi + ei - ej)
-                                      - marginal(phi - ei + ej)
-                                      + marginal(phi - ei - ej)) / (4 * h * h)
-    marginal(phi)
-    return 0.5 * (H + H.T)
-
-
-def _mode(marginal: LaplaceMarginal, phi0: np.ndarray, max_evals: int):
-    """φ̂ and H there, by Newton steps on −L with a backtracking line search
-    (:func:`~.optimize.minimize_newton`). Curvature: the average information where the
-    family has one (two passes over the rows per step; with the structured secant
-    correction the steps converge superlinearly), else the finite-difference Hessian at φ₀
-    updated by BFGS. The final curvature is the H the integration standardizes with (the
-    importance weights correct what it misses); if it is not positive definite, the
-    finite-difference Hessian replaces it."""
-    phi = np.asarray(phi0, dtype=float)
-    messages = []
-    if marginal.curvature(phi) is not None:
-        opt = minimize_newton(lambda x: -marginal(x),
-                              lambda: (-marginal.gradient(marginal.last_phi),
-                                       marginal.curvature(marginal.last_phi)),
-                              phi, tol=1e-10, max_evals=max_evals)
-        phi, H, converged, iterations = opt.x, opt.curvature, opt.converged, opt.nfev
-        g = marginal.gradient(phi)
-    else:
-        phi, H, converged, iterations, g = _bfgs(marginal, phi, max_evals)
-    H = 0.5 * (H + H.T)
-    vals, vecs = np.linalg.eigh(H)
-    if vals[0] <= 0:
-        H = _hessian(marginal, phi, g)
-        vals, vecs = np.linalg.eigh(H)
-    if vals[0] <= 0:
-        converged = False
-        messages.append(
-            "the log posterior of the covariance parameters is not concave at its mode (the "
-            "Hessian has a non-positive eigenvalue): some combination of SDs / correlations is "
-            "not identified by the data and its prior is too weak. Use stronger priors on the "
-            "SDs, simplify the random-effects part, or use backend='nuts'."
-        )
-        H = (vecs * np.maximum(vals, 1e-3 * max(vals[-1], 1.0))) @ vecs.T
-    elif not converged:
-        messages.append(
-            f"the mode of the covariance parameters' posterior was not reached in {max_evals} "
-            "evaluations (max_evals); the integration starts from the last point. Increase "
-            "max_evals or rescale the covariates."
-        )
-    marginal(phi)
-    return phi, H, converged, messages, iterations
-
-
-def _bfgs(marginal: LaplaceMarginal, phi: np.ndarray, max_evals: int):
-    """Newton steps on the finite-difference Hessian at φ₀ updated by BFGS (the curvature
-    of L changes little between the moment start and the mode)."""
-    g = marginal.gradient(phi)
-    value = marginal.last_value
-    B = _hessian(marginal, phi, g)
-    evals, converged, iterations = 1, False, 0
-    while evals < max_evals:
-        vals, vecs = np.linalg.eigh(0.5 * (B + B.T))
-        step = vecs @ ((vecs.T @ g) / np.maximum(vals, 1e-8 * max(vals[-1], 1e-8)))
-        decrement = float(g @ step)
-        if decrement < 1e-10:
-            converged = True
-            break
-        t = 1.0
-        while evals < max_evals and t > 1e-8:
-            trial = phi + t * step
-            evals += 1
-            if marginal(trial) >= value + 1e-4 * t * decrement:
-                break
-            t *= 0.5
-        else:
-            # No increase along the Newton direction: L is flat there to its rounding
-            # (a sum over many rows), i.e. the mode to the precision of L.
-            converged = decrement < 1e-4
-            break
-        g_new = marginal.gradient(trial)
-        s_vec, y_vec = trial - phi, -(g_new - g)
-        phi, g, value = trial, g_new, marginal.last_value
-        iterations += 1
-        if s_vec @ y_vec > 1e-12 * np.linalg.norm(s_vec) * np.linalg.norm(y_vec):
-            Bs = B @ s_vec
-            B = B - np.outer(Bs, Bs) / (s_vec @ Bs) + np.outer(y_vec, y_vec) / (s_vec @ y_vec)
-    return phi, B, converged, iterations, g
-
-
-def _seconds_per_point(marginal: LaplaceMarginal, phi_hat: np.ndarray, H: np.ndarray) -> float:
+def _seconds_per_point(marginal: LaplaceMarginal, phi_hat: np.ndarray,
+                       S: np.ndarray) -> float:
     """Time of one evaluation of L half a standard deviation from the mode (the warm start
     an integration point gets), median of three."""
-    S = integrate.standardize(H)
     times = []
     for j in range(min(3, len(phi_hat))):
         start = time.perf_counter()
@@ -205,11 +82,11 @@ def _nuts_seconds(marginal: LaplaceMarginal, options: LaplaceOptions, chains: in
     return seconds * (iterations * _STEPS_PER_DRAW * gradient + chains * per_chain)
 
 
-def _integrate(method: str, marginal: LaplaceMarginal, phi_hat: np.ndarray, H: np.ndarray,
+def _integrate(method: str, marginal: LaplaceMarginal, phi_hat: np.ndarray, S: np.ndarray,
                options: LaplaceOptions, chains: int, draws: int, rng, seconds: float):
-    """Weighted points of p(φ | y) by ``method``, and the pool of field draws made at them
-    (enough per point for ``chains × draws`` posterior draws)."""
-    S = integrate.standardize(H)
+    """Weighted points of p(φ | y) by ``method`` in the coordinates φ = φ̂ + S z, and the
+    pool of field draws made at them (enough per point for ``chains × draws`` posterior
+    draws)."""
     total = chains * draws
     d = len(phi_hat)
     if method == "grid":
@@ -224,10 +101,8 @@ def _integrate(method: str, marginal: LaplaceMarginal, phi_hat: np.ndarray, H: n
         # The weights are known before any draw: each point gets its systematic share of
         # the draws, made at a second evaluation there.
         pool = DrawPool(marginal, 0, rng)
-        positions = (rng.random() + np.arange(total)) / total
-        cum = np.cumsum(np.exp(points.log_weights))
-        chosen = np.minimum(np.searchsorted(cum / cum[-1], positions), len(cum) - 1)
-        for k, count in enumerate(np.bincount(chosen, minlength=len(cum))):
+        chosen = systematic(np.exp(points.log_weights), total, rng)
+        for k, count in enumerate(np.bincount(chosen, minlength=len(points.phi))):
             if count:
                 marginal(points.phi[k])
                 pool.add(k, int(count))
@@ -340,8 +215,9 @@ def fit_bayes(spec, options: LaplaceOptions):
         hyper = HyperSpace(spec, with_beta=not spec.design.family.has_sigma)
         marginal = LaplaceMarginal(spec, hyper, state, pirls_tol=options.pirls_tol,
                                    pirls_max_iter=options.pirls_max_iter)
-        phi0 = _start(spec, field, state, hyper)
-        phi_hat, H, converged, messages, newton_steps = _mode(marginal, phi0, options.max_evals)
+        phi0 = start_phi(spec, field, state, hyper)
+        phi_hat, H, converged, messages, newton_steps = find_mode(marginal, phi0,
+                                                                    options.max_evals)
         timings["mode"] = time.perf_counter() - clock
         clock = time.perf_counter()
         chains = options.chains or 4
@@ -354,16 +230,17 @@ def fit_bayes(spec, options: LaplaceOptions):
         # The weights need L to ~1e-6, not the rounding floor that the finite differences
         # of the mode search needed: λ² ≤ 1e-12 (1 + |F|) leaves an error of about λ²/2.
         marginal.pirls_tol = max(options.pirls_tol, 1e-12)
-        seconds = _seconds_per_point(marginal, phi_hat, H)
+        S = integrate.standardize(H)
+        seconds = _seconds_per_point(marginal, phi_hat, S)
         method = "importance" if options.integrate == "auto" else options.integrate
-        points, pool = _integrate(method, marginal, phi_hat, H, options, chains, draws, rng,
+        points, pool = _integrate(method, marginal, phi_hat, S, options, chains, draws, rng,
                                   seconds)
         if options.integrate == "auto" and not _integration_messages(points)[1]:
             predicted = _nuts_seconds(marginal, options, chains, seconds)
             khat = points.diagnostics["pareto_khat"]
             if predicted <= _AUTO_NUTS_SECONDS:
                 method = "nuts"
-                points, pool = _integrate(method, marginal, phi_hat, H, options, chains,
+                points, pool = _integrate(method, marginal, phi_hat, S, options, chains,
                                           draws, rng, seconds)
                 points.diagnostics["auto"] = (
                     f"importance sampling's Pareto k̂ was {khat:.2f}: integrated by NUTS "

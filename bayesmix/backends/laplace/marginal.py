@@ -34,6 +34,7 @@ from ...latent import BetaPrior, conditional_mode, set_theta, solve_pls
 from ...latent.gaussian import draw_field
 from .gradient import laplace_gradient, pls_gradient_parts, theta_maps
 from .hyper import HyperSpace
+from .optimize import fd_hessian
 
 __all__ = ["LaplaceMarginal", "beta_prior"]
 
@@ -182,18 +183,7 @@ class LaplaceMarginal:
         nt = len(self.hyper.unpack(phi).theta)
         J[:nt] = self._theta_jacobian(phi)
         J[nt:, self.hyper.beta_index] = np.eye(self.field.p)
-        H = 0.5 * J.T @ AI @ J
-        h = 1e-4
-        for i in range(len(phi)):
-            for j in range(i + 1):
-                ei, ej = np.zeros(len(phi)), np.zeros(len(phi))
-                ei[i], ej[j] = h, h
-                lp = self.hyper.log_prior
-                second = (lp(phi + ei + ej) - lp(phi + ei - ej) - lp(phi - ei + ej)
-                          + lp(phi - ei - ej)) / (4 * h * h)
-                H[i, j] -= second
-                if i != j:
-                    H[j, i] -= second
+        H = 0.5 * J.T @ AI @ J - fd_hessian(self.hyper.log_prior, phi, 1e-4)
         return 0.5 * (H + H.T)
 
     def _theta_jacobian(self, phi: np.ndarray) -> np.ndarray:

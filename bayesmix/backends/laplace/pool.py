@@ -13,7 +13,15 @@ import numpy as np
 
 from ...results import naming
 
-__all__ = ["DrawPool", "posterior_draws"]
+__all__ = ["DrawPool", "posterior_draws", "systematic"]
+
+
+def systematic(weights: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``total`` draws from the (unnormalised) ``weights`` by systematic
+    resampling: one uniform offset, then evenly spaced positions in the cumulative weights."""
+    cum = np.cumsum(weights)
+    positions = (rng.random() + np.arange(total)) / total
+    return np.minimum(np.searchsorted(cum / cum[-1], positions), len(cum) - 1)
 
 
 class DrawPool:
@@ -41,11 +49,8 @@ class DrawPool:
         """(point index per draw, draw index within its point) for ``total`` draws by
         systematic resampling: each pooled draw has weight w_k / (draws at point k)."""
         counts = np.array([len(b) for b in self.beta])
-        w = np.repeat(np.exp(log_weights[self.point]) / counts, counts)
-        w = w / w.sum()
-        positions = (self.rng.random() + np.arange(total)) / total
-        chosen = np.searchsorted(np.cumsum(w), positions)
-        chosen = np.minimum(chosen, len(w) - 1)
+        chosen = systematic(np.repeat(np.exp(log_weights[self.point]) / counts, counts),
+                            total, self.rng)
         self.rng.shuffle(chosen)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         which = np.searchsorted(starts, chosen, side="right") - 1
