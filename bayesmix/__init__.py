@@ -1,6 +1,10 @@
 """bayesmix: Bayesian multilevel models from lme4 formulas."""
 
-from . import datasets
+from ._cache import configure_numba_cache
+
+configure_numba_cache()
+
+from . import datasets  # noqa: E402
 from .api import fit
 from .design import Design, build_design
 from .errors import (

@@ -82,9 +82,13 @@ def _counts(values: np.ndarray, what: str, family: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     bad = (arr < 0) | (arr != np.round(arr))
     if bad.any():
-        i = int(np.argmax(bad))
+        rows = np.flatnonzero(bad)
+        i = int(rows[0])
+        hint = ("; for a non-negative continuous response use family='gamma' or "
+                "'lognormal' (or 'gaussian')" if family != "binomial" else "")
         raise FamilyError(
-            f"family {family!r} needs non-negative integer {what}; row {i} has {arr[i]!r}"
+            f"family {family!r} needs non-negative integer {what}; {len(rows)} of {len(arr)} "
+            f"rows are not (first: row {i}, value {float(arr[i])!r}){hint}"
         )
     return arr
 
@@ -121,9 +125,39 @@ def build_response(
             "two levels or family='ordinal' for ordered categories"
         )
     y = np.asarray(values, dtype=float)
-    if family.name == "poisson":
-        y = _counts(y, "counts", "poisson")
+    if family.name in ("poisson", "negbinomial", "negbinomial1"):
+        y = _counts(y, "counts", family.name)
+    _check_support(y, name, family.name)
     return Response(y, None, name, None)
+
+
+# (test of the rows outside the support, the support in words, the usual remedy)
+_SUPPORT = {
+    "gamma": (lambda y: y <= 0, "y > 0",
+              "drop those rows, or model them apart (a hurdle); a log-normal or gamma "
+              "response cannot be 0"),
+    "lognormal": (lambda y: y <= 0, "y > 0",
+                  "drop those rows, or model log(y + c) with family='gaussian'"),
+    "beta": (lambda y: (y <= 0) | (y >= 1), "0 < y < 1",
+             "squeeze the values into the open interval, e.g. (y·(n − 1) + 0.5)/n "
+             "(Smithson & Verkuilen), or use family='binomial' for counts out of a total"),
+}
+
+
+def _check_support(y: np.ndarray, name: str, family: str) -> None:
+    """A response outside the family's support is refused with the count and the remedy."""
+    if family not in _SUPPORT:
+        return
+    outside, support, remedy = _SUPPORT[family]
+    with np.errstate(invalid="ignore"):
+        bad = outside(y)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise FamilyError(
+            f"family {family!r} needs {support}, but the response {name!r} is outside that "
+            f"in {len(rows)} of {len(y)} rows (first: row {int(rows[0])}, value "
+            f"{float(y[rows[0]])!r}); {remedy}"
+        )
 
 
 def _ordinal(values, name: str) -> Response:

@@ -25,8 +25,24 @@ _LINKS = {
     "binomial": ("logit", "probit", "cloglog"),
     "poisson": ("log", "identity"),
     "ordinal": ("logit", "probit"),
+    "negbinomial": ("log",),
+    "negbinomial1": ("log",),
+    "gamma": ("log", "inverse"),
+    "beta": ("logit",),
+    "student_t": ("identity",),
+    "lognormal": ("identity",),
 }
-_ALIASES = {"normal": "gaussian", "cumulative": "ordinal", "logistic": "bernoulli"}
+_ALIASES = {"normal": "gaussian", "cumulative": "ordinal", "logistic": "bernoulli",
+            "negative_binomial": "negbinomial", "nbinom2": "negbinomial",
+            "negbinomial2": "negbinomial", "nbinom1": "negbinomial1", "t": "student_t",
+            "studentt": "student_t", "student": "student_t"}
+# Scalar parameters of each family besides η, in the order the row kernel takes them.
+_PARAMETERS = {"gaussian": ("sigma",), "lognormal": ("sigma",), "student_t": ("sigma", "nu"),
+               "negbinomial": ("phi",), "negbinomial1": ("phi",), "gamma": ("phi",),
+               "beta": ("phi",)}
+# The canonical link, where the family has one among its links.
+_CANONICAL = {"gaussian": "identity", "bernoulli": "logit", "binomial": "logit",
+              "poisson": "log", "gamma": "inverse", "lognormal": "identity"}
 
 
 def _xlogy_ratio(y, m):
@@ -40,11 +56,22 @@ class Family:
 
     Parameters
     ----------
-    name : {"gaussian", "bernoulli", "binomial", "poisson", "ordinal"}
+    name : str
+        ``"gaussian"``, ``"bernoulli"``, ``"binomial"``, ``"poisson"``, ``"ordinal"``, or one
+        with a dispersion or shape parameter (:attr:`parameters`):
+
+        - ``"negbinomial"`` (NB2): Var(y) = μ + μ²/φ (glmmTMB's ``nbinom2``, φ its sigma);
+        - ``"negbinomial1"`` (NB1): Var(y) = μ(1 + φ) (glmmTMB's ``nbinom1``);
+        - ``"gamma"``: shape φ, Var(y) = μ²/φ (glmmTMB's sigma is 1/√φ); log link by default,
+          or ``"inverse"``;
+        - ``"beta"``: y in (0, 1), precision φ, Var(y) = μ(1 − μ)/(1 + φ);
+        - ``"student_t"``: y = η + σ t_ν, ν estimated;
+        - ``"lognormal"``: log y ~ N(η, σ²) (η is the mean of log y, as brms).
+
         ``"ordinal"`` is the cumulative model ``g(P(y ≤ j)) = α_j − η`` with thresholds α
         estimated: proportional odds with the logit link (the default), or the probit link.
     link : str or Link, optional
-        Defaults to the canonical link of the family.
+        Defaults to the first link the family takes (R's defaults, but log for gamma).
     """
 
     name: str
@@ -70,17 +97,55 @@ class Family:
 
     @property
     def has_sigma(self) -> bool:
-        """Whether the family has a residual SD σ (only the Gaussian)."""
-        return self.name == "gaussian"
+        """Whether y (log y for the lognormal) is Gaussian given η with residual SD σ: the
+        family the exact penalized least squares fits."""
+        return self.name in ("gaussian", "lognormal")
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """Names of the family's scalar parameters besides η (``"sigma"``, ``"phi"``,
+        ``"nu"``); the ordinal thresholds are not among them."""
+        return _PARAMETERS.get(self.name, ())
+
+    @property
+    def kernel_parameters(self) -> tuple[str, ...]:
+        """The parameters the row kernel reads from its parameter vector (those of the
+        families outside the Gaussian ones, whose σ travels separately)."""
+        return () if self.has_sigma else self.parameters
 
     @property
     def is_canonical(self) -> bool:
-        """Whether the link is canonical (then expected and observed information agree)."""
-        return self.link.name == _LINKS[self.name][0] and self.name != "ordinal"
+        """Whether the link is canonical (then expected and observed information agree) and
+        the family has no parameter besides η and σ."""
+        return (_CANONICAL.get(self.name) == self.link.name
+                and not self.kernel_parameters)
 
     # -- moments ---------------------------------------------------------------------------
-    def variance(self, mu: np.ndarray, trials: np.ndarray | None = None) -> np.ndarray:
-        """Variance function V(μ) of one observation on the scale of y (successes for binomial)."""
+    def variance(self, mu: np.ndarray, trials: np.ndarray | None = None,
+                 params: dict | None = None) -> np.ndarray:
+        """Variance function V(μ) of one observation on the scale of y (successes for
+        binomial); the families with parameters need them in ``params`` (by name) and return
+        Var(y) itself (the lognormal's ``mu`` is the mean of log y)."""
+        params = params or {}
+        if self.name in _PARAMETERS and self.name != "gaussian":
+            missing = [k for k in self.parameters if k not in params]
+            if missing:
+                raise FamilyError(f"the {self.name} variance needs {', '.join(missing)}")
+            phi = params.get("phi")
+            if self.name == "negbinomial":
+                return mu + mu * mu / phi
+            if self.name == "negbinomial1":
+                return mu * (1.0 + phi)
+            if self.name == "gamma":
+                return mu * mu / phi
+            if self.name == "beta":
+                return mu * (1.0 - mu) / (1.0 + phi)
+            s2 = params["sigma"] ** 2
+            if self.name == "lognormal":
+                return np.expm1(s2) * np.exp(2.0 * mu + s2)
+            nu = params["nu"]
+            return np.where(nu > 2, s2 * nu / np.maximum(nu - 2.0, 1e-300), np.inf) * (
+                np.ones_like(mu))
         if self.name == "gaussian":
             return np.ones_like(mu)
         if self.name == "poisson":
@@ -90,8 +155,14 @@ class Family:
             return n * mu * (1 - mu)
         raise FamilyError("the ordinal family has no variance function; use its log-likelihood")
 
-    def mean(self, eta: np.ndarray, trials: np.ndarray | None = None) -> np.ndarray:
-        """E[y | η]: μ = g⁻¹(η), times the trials for binomial."""
+    def mean(self, eta: np.ndarray, trials: np.ndarray | None = None,
+             params: dict | None = None) -> np.ndarray:
+        """E[y | η]: μ = g⁻¹(η), times the trials for binomial; exp(η + σ²/2) for the
+        lognormal (``params["sigma"]``)."""
+        if self.name == "lognormal":
+            if not params or "sigma" not in params:
+                raise FamilyError("the lognormal mean exp(η + σ²/2) needs sigma")
+            return np.exp(eta + 0.5 * params["sigma"] ** 2)
         mu = self.link.inverse(eta)
         if self.name == "binomial" and trials is not None:
             return trials * mu
@@ -139,7 +210,12 @@ class Family:
                 special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
             )
             return log_choose + special.xlogy(y, mu) + special.xlog1py(n - y, -mu)
-        raise FamilyError("use ordinal_loglik for the ordinal family")
+        if self.name == "ordinal":
+            raise FamilyError("use ordinal_loglik for the ordinal family")
+        raise FamilyError(
+            f"the {self.name} log-likelihood needs its parameters "
+            f"({', '.join(self.parameters)}); use bayesmix.results.pointwise_loglik on draws"
+        )
 
 
 def ordinal_loglik(codes: np.ndarray, eta: np.ndarray, cutpoints: np.ndarray,

@@ -18,8 +18,17 @@ asymptotic series, log(1 − e^{−e^η}) for cloglog): no μ is clipped in f. O
 weights of the non-canonical binary links floor μ(1 − μ) and dμ/dη at machine epsilon, so
 that a step from a saturated row stays finite.
 
-Codes: family GAUSSIAN, BINOMIAL (bernoulli and binomial), POISSON, ORDINAL; link IDENTITY,
-LOGIT, PROBIT, CLOGLOG, LOG.
+The families with a dispersion or shape parameter read it from the same parameter vector
+(``alpha``) the ordinal thresholds use: [φ] for NEGBIN2 (Var = μ + μ²/φ), NEGBIN1
+(Var = μ(1 + φ)), GAMMA (shape φ: Var = μ²/φ) and BETA (precision φ: Var = μ(1 − μ)/(1 + φ));
+[σ, ν] for STUDENT_T. LOGNORMAL is the Gaussian family on log y (σ² from ``sigma2``, as the
+Gaussian), its Jacobian −log y a row constant. For these families h is the observed
+information, exactly what the Laplace approximation's determinant needs; for NEGBIN1, BETA and
+STUDENT_T it can be negative in single rows (the conditional mode clips it at 0 for its
+Newton steps and takes the determinant at the observed values).
+
+Codes: family GAUSSIAN, BINOMIAL (bernoulli and binomial), POISSON, ORDINAL, NEGBIN2, NEGBIN1,
+GAMMA, BETA, STUDENT_T, LOGNORMAL; link IDENTITY, LOGIT, PROBIT, CLOGLOG, LOG, INVERSE.
 """
 
 from __future__ import annotations
@@ -29,16 +38,20 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["GAUSSIAN", "BINOMIAL", "POISSON", "ORDINAL", "IDENTITY", "LOGIT", "PROBIT",
-           "CLOGLOG", "LOG", "codes", "row_terms", "row_loglik", "row_constants",
+__all__ = ["GAUSSIAN", "BINOMIAL", "POISSON", "ORDINAL", "NEGBIN2", "NEGBIN1", "GAMMA",
+           "BETA", "STUDENT_T", "LOGNORMAL", "IDENTITY", "LOGIT", "PROBIT", "CLOGLOG", "LOG",
+           "INVERSE", "codes", "digamma", "trigamma", "row_terms", "row_loglik", "row_constants",
            "log_expit", "log_ndtr", "mean_of", "ordinal_loglik_rows"]
 
 GAUSSIAN, BINOMIAL, POISSON, ORDINAL = 0, 1, 2, 3
-IDENTITY, LOGIT, PROBIT, CLOGLOG, LOG = 0, 1, 2, 3, 4
+NEGBIN2, NEGBIN1, GAMMA, BETA, STUDENT_T, LOGNORMAL = 4, 5, 6, 7, 8, 9
+IDENTITY, LOGIT, PROBIT, CLOGLOG, LOG, INVERSE = 0, 1, 2, 3, 4, 5
 _FAMILY_CODES = {"gaussian": GAUSSIAN, "bernoulli": BINOMIAL, "binomial": BINOMIAL,
-                 "poisson": POISSON, "ordinal": ORDINAL}
+                 "poisson": POISSON, "ordinal": ORDINAL, "negbinomial": NEGBIN2,
+                 "negbinomial1": NEGBIN1, "gamma": GAMMA, "beta": BETA,
+                 "student_t": STUDENT_T, "lognormal": LOGNORMAL}
 _LINK_CODES = {"identity": IDENTITY, "logit": LOGIT, "probit": PROBIT, "cloglog": CLOGLOG,
-               "log": LOG}
+               "log": LOG, "inverse": INVERSE}
 
 _EPS = np.finfo(float).eps
 _ETA_MAX = 700.0  # exp(η) beyond this overflows soon after: the row is outside the domain
@@ -105,6 +118,8 @@ def mean_of(link, eta):
         return eta
     if link == LOG:
         return math.exp(min(eta, _ETA_MAX))
+    if link == INVERSE:
+        return 1.0 / eta
     if link == LOGIT:
         return _expit(eta)
     if link == PROBIT:
@@ -185,6 +200,92 @@ def _ordinal(link, k, alpha, eta, w):
             -(h_ll + h_lh), -(h_lh + h_hh))
 
 
+@njit(cache=True, inline="always")
+def digamma(x):
+    """ψ(x) for x > 0: recurrence up to x ≥ 10, then the asymptotic series (relative error < 1e-12)."""
+    acc = 0.0
+    while x < 10.0:
+        acc -= 1.0 / x
+        x += 1.0
+    z = 1.0 / (x * x)
+    return acc + math.log(x) - 0.5 / x - z * (1.0 / 12.0 - z * (1.0 / 120.0 - z * (
+        1.0 / 252.0 - z * (1.0 / 240.0 - z * (1.0 / 132.0)))))
+
+
+@njit(cache=True, inline="always")
+def trigamma(x):
+    """ψ'(x) for x > 0, as :func:`digamma`."""
+    acc = 0.0
+    while x < 10.0:
+        acc += 1.0 / (x * x)
+        x += 1.0
+    z = 1.0 / (x * x)
+    return acc + 1.0 / x + 0.5 * z + (1.0 / x) * z * (1.0 / 6.0 - z * (1.0 / 30.0 - z * (
+        1.0 / 42.0 - z * (1.0 / 30.0 - z * (5.0 / 66.0)))))
+
+
+@njit(cache=True)
+def _dispersion_terms(fam, link, y, eta, w, alpha):
+    """(f, g, h) of the families with a dispersion or shape parameter (see the module
+    docstring); h is the observed information."""
+    if fam == NEGBIN2:
+        if eta > _ETA_MAX:
+            return _INF, 0.0, 0.0
+        phi = alpha[0]
+        lp = math.log(phi)
+        t = eta - lp
+        s = _expit(t)
+        f = -w * (math.lgamma(y + phi) - math.lgamma(phi) + phi * lp + y * eta
+                  - (y + phi) * (lp + _log1pexp(t)))
+        return f, w * ((y + phi) * s - y), w * (y + phi) * s * (1.0 - s)
+    if fam == NEGBIN1:
+        if eta > _ETA_MAX:
+            return _INF, 0.0, 0.0
+        phi = alpha[0]
+        k = math.exp(eta) / phi
+        l1p = math.log1p(phi)
+        f = -w * (math.lgamma(y + k) - math.lgamma(k) - k * l1p
+                  + y * (math.log(phi) - l1p))
+        if k == 0.0:
+            return f, 0.0, 0.0
+        d = digamma(y + k) - digamma(k) - l1p if y > 0.0 else -l1p
+        dd = trigamma(y + k) - trigamma(k) if y > 0.0 else 0.0
+        return f, -w * k * d, -w * (k * d + k * k * dd)
+    if fam == GAMMA:
+        a = alpha[0]
+        base = a * math.log(a) - math.lgamma(a) + a * math.log(y)
+        if link == LOG:
+            if eta < -_ETA_MAX:
+                return _INF, 0.0, 0.0
+            z = y * math.exp(-eta)
+            return -w * (base - a * z - a * eta), w * a * (1.0 - z), w * a * z
+        if eta <= 0.0:
+            return _INF, 0.0, 0.0
+        return (-w * (base - a * y * eta + a * math.log(eta)), w * a * (y - 1.0 / eta),
+                w * a / (eta * eta))
+    if fam == BETA:
+        phi = alpha[0]
+        m = _expit(eta)
+        a, b = m * phi, (1.0 - m) * phi
+        if a <= 0.0 or b <= 0.0:
+            return _INF, 0.0, 0.0
+        ly, l1y = math.log(y), math.log1p(-y)
+        f = -w * (math.lgamma(phi) - math.lgamma(a) - math.lgamma(b) + a * ly + b * l1y)
+        d = ly - l1y - digamma(a) + digamma(b)
+        dm = m * (1.0 - m)
+        h = phi * phi * (trigamma(a) + trigamma(b)) * dm * dm - phi * d * dm * (1.0 - 2.0 * m)
+        return f, -w * phi * d * dm, w * h
+    # STUDENT_T
+    sigma, nu = alpha[0], alpha[1]
+    r = y - eta
+    v = nu * sigma * sigma
+    q = v + r * r
+    f = -w * (math.lgamma(0.5 * (nu + 1.0)) - math.lgamma(0.5 * nu)
+              - 0.5 * math.log(nu * math.pi) - math.log(sigma)
+              - 0.5 * (nu + 1.0) * math.log1p(r * r / v))
+    return f, -w * (nu + 1.0) * r / q, w * (nu + 1.0) * (v - r * r) / (q * q)
+
+
 @njit(cache=True)
 def row_terms(fam, link, y, eta, n, w, sigma2, alpha):
     """(f, g, h, lo, hi, f_lo, f_hi, h_lo,lo, h_lo,hi, h_hi,hi, h_η,lo, h_η,hi) of one row.
@@ -193,7 +294,14 @@ def row_terms(fam, link, y, eta, n, w, sigma2, alpha):
     family); f is +inf where η is outside the family's domain (a log-link mean that
     overflows, a non-positive identity-link Poisson mean, thresholds out of order).
     """
-    if fam == GAUSSIAN:
+    if fam >= NEGBIN2 and fam != LOGNORMAL:
+        f, g, h = _dispersion_terms(fam, link, y, eta, w, alpha)
+        return f, g, h, -1, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    if fam == GAUSSIAN or fam == LOGNORMAL:
+        if fam == LOGNORMAL:
+            r = eta - math.log(y)
+            return (0.5 * w * r * r / sigma2, w * r / sigma2, w / sigma2, -1, -1,
+                    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         if link == IDENTITY:
             r = eta - y
             return (0.5 * w * r * r / sigma2, w * r / sigma2, w / sigma2, -1, -1,
@@ -240,12 +348,15 @@ def row_terms(fam, link, y, eta, n, w, sigma2, alpha):
 @njit(cache=True)
 def row_loglik(fam, link, y, eta, n, w, sigma, alpha, const):
     """The full log-likelihood contribution of one row, constants included: w (log p − c)
-    + w c outside the Gaussian family, log N(y | μ, σ²/w) for it (0 when w = 0)."""
+    + w c outside the Gaussian family, log N(y | μ, σ²/w) for it (0 when w = 0), that plus
+    the Jacobian c = −log y for the lognormal."""
     if w == 0.0:
         return 0.0
     f = row_terms(fam, link, y, eta, n, w, sigma * sigma, alpha)[0]
     if fam == GAUSSIAN:
         return -f - math.log(sigma) - _LOG_SQRT_2PI + 0.5 * math.log(w)
+    if fam == LOGNORMAL:
+        return -f - math.log(sigma) - _LOG_SQRT_2PI + 0.5 * math.log(w) + const
     return -f + w * const
 
 
@@ -257,14 +368,20 @@ def ordinal_loglik_rows(link, codes, eta, alpha, out):
 
 
 def row_constants(fam: int, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
-    """c_i of every row: log C(n, y) (binomial with trials), −log y! (Poisson), 0 otherwise
-    (a Bernoulli row's log C(1, y) is 0)."""
+    """c_i of every row: log C(n, y) (binomial with trials), −log y! (Poisson, negative
+    binomials), −log y (gamma, lognormal), −log y − log(1 − y) (beta), 0 otherwise (a
+    Bernoulli row's log C(1, y) is 0)."""
     from scipy.special import gammaln
 
     y = np.asarray(y, dtype=float)
     if fam == BINOMIAL and trials is not None:
         n = np.asarray(trials, dtype=float)
         return gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
-    if fam == POISSON:
+    if fam in (POISSON, NEGBIN2, NEGBIN1):
         return -gammaln(y + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if fam in (GAMMA, LOGNORMAL):
+            return -np.log(y)
+        if fam == BETA:
+            return -np.log(y) - np.log1p(-y)
     return np.zeros_like(y)

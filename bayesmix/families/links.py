@@ -76,6 +76,16 @@ def _identity(x):
     return x
 
 
+def _inverse(x):
+    with np.errstate(divide="ignore"):
+        return 1.0 / x
+
+
+def _inverse_mu_eta(eta):
+    with np.errstate(divide="ignore"):
+        return -1.0 / (eta * eta)
+
+
 def _cloglog(mu):
     return np.log(-np.log1p(-mu))
 
@@ -87,11 +97,13 @@ LINKS: dict[str, Link] = {
     "logit": Link("logit", special.logit, _logit_inv, _logit_mu_eta),
     "probit": Link("probit", special.ndtri, _probit_inv, _probit_mu_eta),
     "cloglog": Link("cloglog", _cloglog, _cloglog_inv, _cloglog_mu_eta),
+    "inverse": Link("inverse", _inverse, _inverse, _inverse_mu_eta),
 }
 
 
 def get_link(name: str | Link) -> Link:
-    """Look up a link by name (``"identity"``, ``"log"``, ``"logit"``, ``"probit"``, ``"cloglog"``)."""
+    """Look up a link by name (``"identity"``, ``"log"``, ``"logit"``, ``"probit"``, ``"cloglog"``,
+    ``"inverse"``)."""
     if isinstance(name, Link):
         return name
     try:

@@ -44,6 +44,12 @@ class LatentField:
         The rows' log-likelihood constants c_i (:func:`~bayesmix.families.kernels.row_constants`).
     n_cut : int
         Ordinal thresholds (0 for the other families).
+    log_jacobian : float
+        Σ log |dz/dy| when the field models z = log y (the lognormal family, fitted as the
+        Gaussian family on log y); 0 otherwise.
+
+    The lognormal family enters as the Gaussian family on y = log(response): every
+    Gaussian computation applies, and the Jacobian completes its log-likelihood.
     """
 
     design: Design
@@ -58,6 +64,7 @@ class LatentField:
     link: int
     const: np.ndarray
     n_cut: int
+    log_jacobian: float = 0.0
 
     @property
     def n(self) -> int:
@@ -77,8 +84,10 @@ class LatentField:
 
     @property
     def log_weights_sum(self) -> float:
-        """Σ log w_i (lme4's ldW), 0 without prior weights."""
-        return 0.0 if self.weights is None else float(np.sum(np.log(self.weights)))
+        """Σ log w_i (lme4's ldW; 0 without prior weights) plus 2 × :attr:`log_jacobian`:
+        what the Gaussian deviance subtracts."""
+        ldw = 0.0 if self.weights is None else float(np.sum(np.log(self.weights)))
+        return ldw + 2.0 * self.log_jacobian
 
     @property
     def const_total(self) -> float:
@@ -97,6 +106,11 @@ def latent_field(design: Design, factorization: str = "auto") -> LatentField:
     offset = design.offset if design.offset is not None else np.zeros(design.n)
     family, link = fk.codes(design.family)
     y = np.asarray(design.y, dtype=float)
+    log_jacobian = 0.0
+    if family == fk.LOGNORMAL:
+        y = np.log(y)
+        log_jacobian = -float(np.sum(y))
+        family = fk.GAUSSIAN
     trials = None if design.trials is None else np.asarray(design.trials, dtype=float)
     n_cut = len(design.response_levels) - 1 if design.family.name == "ordinal" else 0
     return LatentField(
@@ -105,6 +119,7 @@ def latent_field(design: Design, factorization: str = "auto") -> LatentField:
         weights=None if design.weights is None else np.asarray(design.weights, dtype=float),
         trials=trials, structure=z_structure(design), factorization=factorization,
         family=family, link=link, const=fk.row_constants(family, y, trials), n_cut=n_cut,
+        log_jacobian=log_jacobian,
     )
 
 
@@ -124,8 +139,9 @@ class FieldState:
         Current spherical random effects (the warm start of the next mode).
     beta : ndarray (p,)
         Current fixed effects.
-    cutpoints : ndarray (n_cut,)
-        Current ordinal thresholds (held fixed by the mode computations).
+    family_params : ndarray
+        The row kernel's parameter vector, held fixed by the mode computations: the
+        ordinal thresholds, or the family's parameters (φ; σ and ν for Student-t).
     evaluations : int
         Mode computations so far.
     """
@@ -136,7 +152,7 @@ class FieldState:
     zl: sp.csr_matrix
     u: np.ndarray
     beta: np.ndarray
-    cutpoints: np.ndarray
+    family_params: np.ndarray
     evaluations: int = 0
 
 
@@ -146,7 +162,8 @@ def new_state(field: LatentField, theta: np.ndarray | None = None) -> FieldState
     theta = design.theta_init if theta is None else np.asarray(theta, dtype=float)
     factor = analyze(field.structure, method=field.factorization)
     return FieldState(field, factor, theta.copy(), design.Z_Lambda(theta),
-                      np.zeros(field.q), np.zeros(field.p), np.zeros(field.n_cut))
+                      np.zeros(field.q), np.zeros(field.p),
+                      np.ones(field.n_cut or len(field.design.family.kernel_parameters)))
 
 
 def set_theta(state: FieldState, theta: np.ndarray) -> FieldState:

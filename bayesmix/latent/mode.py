@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from ..families import kernels as fk
 from ._row_pass import eta_terms
 from .field import FieldState
 from .newton import newton
@@ -90,6 +91,9 @@ class _FactorSystem:
 
     def __init__(self, state: FieldState, fixed_beta: bool, prior: BetaPrior | None):
         self.state = state
+        # Families whose observed information can be negative in single rows: the Newton
+        # steps use it clipped at 0 (H stays ⪰ I, a descent direction).
+        self.clip = state.field.family in (fk.NEGBIN1, fk.BETA, fk.STUDENT_T)
         self.fixed_beta = fixed_beta
         self.prior = prior
         f = state.field
@@ -106,7 +110,7 @@ class _FactorSystem:
     def evaluate(self, x: np.ndarray) -> float:
         st, f = self.state, self.state.field
         u, beta = self.split(x)
-        self.F_data = eta_terms(f.family, f.link, f.y, self.trials, self.pw, st.cutpoints,
+        self.F_data = eta_terms(f.family, f.link, f.y, self.trials, self.pw, st.family_params,
                                 st.zl.data, f.structure.indices, f.structure.width, f.X,
                                 beta, f.offset, u, self.eta, self.w, self.score)
         self.u, self.beta = u, beta
@@ -114,15 +118,19 @@ class _FactorSystem:
         pen = 0.0 if self.prior is None or self.fixed_beta else self.prior.penalty(beta)
         return self.F_data + 0.5 * float(u @ u) + 0.5 * pen
 
+    def newton_weights(self) -> np.ndarray:
+        return np.maximum(self.w, 0.0) if self.clip else self.w
+
     def direction(self) -> tuple[np.ndarray, float]:
         st, f = self.state, self.state.field
-        st.factor.update(st.zl.data, self.w)
-        self.factored = True
+        w = self.newton_weights()
+        st.factor.update(st.zl.data, w)
+        self.factored = not self.clip or bool(np.all(self.w >= 0))
         rhs_u = st.zl.T @ self.score - self.u
         if self.fixed_beta:
             cu = st.factor.solve_L(rhs_u)
             return st.factor.solve_Lt(cu), float(cu @ cu)
-        wX = f.X * self.w[:, None]
+        wX = f.X * w[:, None]
         rhs_b = f.X.T @ self.score
         prec = None
         if self.prior is not None:
@@ -173,8 +181,18 @@ def conditional_mode(state: FieldState, *, fixed_beta: bool, prior: BetaPrior | 
 
 
 def _refactor_logdet(system: _FactorSystem) -> float:
-    """log|L|² at the last point when the loop left the factor elsewhere (a non-finite
-    start, or a failed line search restored the point after a trial)."""
+    """log|L|² at the last point's observed weights when the loop left the factor elsewhere
+    (a non-finite start, a failed line search restored the point after a trial, or clipped
+    weights); +inf when ΛᵀZᵀWZΛ + I is not positive definite there (no Laplace
+    approximation: the conditional density has no mode)."""
     st = system.state
-    st.factor.update(st.zl.data, np.where(np.isfinite(system.w), system.w, 0.0))
-    return st.factor.logdet()
+    w = np.where(np.isfinite(system.w), system.w, 0.0)
+    try:
+        st.factor.update(st.zl.data, w)
+        ld = st.factor.logdet()
+    except Exception:  # the factorizations signal an indefinite matrix differently
+        ld = np.nan
+    if not np.isfinite(ld):
+        st.factor.update(st.zl.data, np.maximum(w, 0.0))
+        return np.inf
+    return ld

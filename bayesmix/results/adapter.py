@@ -28,12 +28,14 @@ __all__ = ["pack", "fixed_hyperparameters"]
 
 def fixed_hyperparameters(spec: ModelSpec, estimates: Estimates, chains: int,
                           draws: int) -> dict[str, np.ndarray]:
-    """SDs, correlations and σ held at their estimates, as (chain, draw, ...) arrays: the
+    """SDs, correlations, σ and the family's parameters held at their estimates, as (chain, draw, ...) arrays: the
     posterior variables of a fit that conditions on them."""
     design = spec.design
     out = {}
     if design.family.has_sigma and estimates.sigma is not None:
         out[naming.SIGMA] = np.full((chains, draws), estimates.sigma)
+    for name, value in (estimates.family_params or {}).items():
+        out[name] = np.full((chains, draws), value)
     for t, te in zip(design.terms, estimates.terms):
         out[naming.sd_var(t.label)] = np.broadcast_to(te.sd, (chains, draws, t.r)).copy()
         if t.correlated and te.cor is not None:

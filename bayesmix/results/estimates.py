@@ -78,6 +78,11 @@ class Estimates:
     cutpoints_cov : ndarray or None
     theta : ndarray or None
         lme4's θ at the estimate.
+    family_params : dict name → float, or None
+        The family's parameters besides σ of the Gaussian families (``phi``; ``sigma`` and
+        ``nu`` of Student-t), by :attr:`Family.kernel_parameters`.
+    family_params_se : dict name → float, or None
+        Their standard errors, when the backend computes them.
     """
 
     beta: np.ndarray
@@ -87,6 +92,8 @@ class Estimates:
     cutpoints: np.ndarray | None = None
     cutpoints_cov: np.ndarray | None = None
     theta: np.ndarray | None = None
+    family_params: dict | None = None
+    family_params_se: dict | None = None
 
     def term(self, label: str) -> TermEstimate:
         for t in self.terms:
@@ -119,6 +126,10 @@ class Estimates:
             if self.cutpoints_cov is not None:
                 data["cutpoints_cov"] = ([naming.CUTPOINT, naming.CUTPOINT + "2"],
                                          self.cutpoints_cov)
+        for name, value in (self.family_params or {}).items():
+            data[name] = ([], float(value))
+        for name, value in (self.family_params_se or {}).items():
+            data[name + "_se"] = ([], float(value))
         if self.theta is not None:
             data["theta"] = (["theta_name"], np.asarray(self.theta, dtype=float))
             extra["theta_name"] = list(design.theta_names)
@@ -155,8 +166,11 @@ class Estimates:
                 b_sd=get("b_sd_" + t.label), sd_se=get("sd_se_" + t.label),
                 cor_se=get("cor_se_" + t.label),
             ))
-        sigma = get(naming.SIGMA)
+        sigma = None if "sigma" in design.family.kernel_parameters else get(naming.SIGMA)
+        names = design.family.kernel_parameters
+        params = {k: float(ds[k].values) for k in names if k in ds} or None
+        ses = {k: float(ds[k + "_se"].values) for k in names if k + "_se" in ds} or None
         return cls(beta=ds[naming.BETA].values, beta_cov=get("beta_cov"),
                    sigma=None if sigma is None else float(sigma), terms=tuple(terms),
                    cutpoints=get(naming.CUTPOINTS), cutpoints_cov=get("cutpoints_cov"),
-                   theta=get("theta"))
+                   theta=get("theta"), family_params=params, family_params_se=ses)

@@ -1,6 +1,7 @@
 """The pointwise log-likelihood of posterior draws: one function for every backend.
 
-From draws under the shared names (``beta``, ``b_<label>``, ``sigma``, ``cutpoints``) it
+From draws under the shared names (``beta``, ``b_<label>``, ``sigma``, ``cutpoints``, ``phi``,
+``nu``) it
 computes η = offset + Xβ + Zb per row and draw and log p(y_i | η_i) through the families' row
 kernel (:func:`bayesmix.families.kernels.row_loglik`): R's constants included, exact in the
 tails (no clipped μ), prior weights as in the model (precision weights for the Gaussian
@@ -101,8 +102,12 @@ def pointwise_loglik(design, posterior: Mapping[str, np.ndarray]) -> np.ndarray:
     const = fk.row_constants(fam, y, design.trials)
     sigma = (_flat(posterior, naming.SIGMA, total) if design.family.has_sigma
              else np.ones(total))
-    alpha = (_flat(posterior, naming.CUTPOINTS, total) if design.family.name == "ordinal"
-             else np.zeros((total, 0)))
+    if design.family.name == "ordinal":
+        alpha = _flat(posterior, naming.CUTPOINTS, total)
+    else:
+        alpha = np.zeros((total, len(design.family.kernel_parameters)))
+        for k, name in enumerate(design.family.kernel_parameters):
+            alpha[:, k] = _flat(posterior, name, total)
     X = np.ascontiguousarray(design.X, dtype=float)
     Z = design.Z
     width = int(Z.indptr[1] - Z.indptr[0]) if n and design.q else 0

@@ -4,7 +4,12 @@
 variable               dims (after chain, draw)                meaning
 =====================  ======================================  ==========================
 ``beta``               (``coef``,)                             fixed effects β
-``sigma``              ()                                      residual SD (gaussian)
+``sigma``              ()                                      residual SD (gaussian,
+                                                               lognormal), scale (Student-t)
+``phi``                ()                                      dispersion / shape /
+                                                               precision (negbinomial,
+                                                               negbinomial1, gamma, beta)
+``nu``                 ()                                      degrees of freedom (Student-t)
 ``cutpoints``          (``cutpoint``,)                         ordinal thresholds α
 ``sd_<label>``         (``<label>_term``,)                     SDs of a term's columns
 ``cor_<label>``        (``<label>_term``, ``<label>_term2``)   correlation matrix
@@ -78,8 +83,8 @@ def cutpoint_labels(design: Design) -> list[str]:
 def dims(design: Design) -> dict[str, list[str]]:
     """Dims of every shared variable (without chain and draw)."""
     out: dict[str, list[str]] = {BETA: [COEF], Y: [OBS]}
-    if design.family.has_sigma:
-        out[SIGMA] = []
+    for name in design.family.parameters:
+        out[name] = []
     if design.family.name == "ordinal":
         out[CUTPOINTS] = [CUTPOINT]
     for t in design.terms:

@@ -58,8 +58,9 @@ def predict(
     newdata : DataFrame, optional
         Rows to predict; the fitted rows when omitted.
     kind : {"response", "link"}
-        μ (probabilities for bernoulli/binomial, expected counts for poisson, category
-        probabilities for ordinal) or η.
+        μ = E[y | η] (probabilities for bernoulli/binomial, expected counts for poisson and
+        the negative binomials, exp(η + σ²/2) for the lognormal, category probabilities
+        for ordinal) or η.
     include_random : bool
         Add the random effects (True) or predict at the population level (False).
     allow_new_levels : bool
@@ -85,25 +86,30 @@ def predict(
     fam = design.family
     ordinal = fam.name == "ordinal"
 
-    def response(eta, cut):
+    def response(eta, cut, sigma):
         if ordinal:
             return _ordinal_probs(eta, cut)
+        if fam.name == "lognormal":
+            return fam.mean(eta, params={"sigma": sigma})
         return fam.link.inverse(eta)
 
+    lognormal = fam.name == "lognormal"
     if fit.estimates is not None:
         est = fit.estimates
         eta = _eta(X, offset, parts, est.beta, [est.term(lb).b for lb in labels])
-        out = eta if kind == "link" else response(eta, est.cutpoints)
+        out = eta if kind == "link" else response(eta, est.cutpoints, est.sigma)
     else:
         post = fit.idata.posterior
         beta = post[naming.BETA].values.reshape(-1, design.p)
         bs = [post[naming.b_var(lb)].values for lb in labels]
         bs = [b.reshape(-1, *b.shape[2:]) for b in bs]
         cuts = (post[naming.CUTPOINTS].values.reshape(beta.shape[0], -1) if ordinal else None)
+        sigmas = post[naming.SIGMA].values.reshape(-1) if lognormal else None
         total = None
         for s in range(beta.shape[0]):
             eta = _eta(X, offset, parts, beta[s], [b[s] for b in bs])
-            value = eta if kind == "link" else response(eta, cuts[s] if ordinal else None)
+            value = eta if kind == "link" else response(
+                eta, cuts[s] if ordinal else None, sigmas[s] if lognormal else None)
             total = value if total is None else total + value
         out = total / beta.shape[0]
     if ordinal and kind == "response":

@@ -119,6 +119,12 @@ def _sd_rows(fit: Fit):
                         )
         if design.family.has_sigma and fit.estimates.sigma is not None:
             rows.append(("Residual", None, None, "sigma", fit.estimates.sigma, np.nan))
+        params = fit.estimates.family_params or {}
+        ses = fit.estimates.family_params_se or {}
+        for name in design.family.kernel_parameters:
+            if name in params:
+                rows.append(("Residual", None, None, name, params[name],
+                             ses.get(name, np.nan)))
         return pd.DataFrame(
             rows, columns=["group", "term", "term2", "kind", "estimate", "std_error"]
         )
@@ -137,19 +143,20 @@ def _sd_rows(fit: Fit):
                 term2=[t.columns[c] for _, c in pairs],
                 kind="cor",
             ))
-    if design.family.has_sigma:
-        sig = _posterior_summary(fit, naming.SIGMA)
-        parts.append(sig.assign(group="Residual", term=None, term2=None, kind="sigma"))
+    for name in design.family.parameters:
+        part = _posterior_summary(fit, name)
+        parts.append(part.assign(group="Residual", term=None, term2=None, kind=name))
     table = pd.concat(parts, ignore_index=True)
     meta = ["group", "term", "term2", "kind"]
     return table[meta + [c for c in table.columns if c not in meta]]
 
 
 def varcorr_table(fit: Fit) -> pd.DataFrame:
-    """One row per random-effect SD, per correlation, and the residual SD.
+    """One row per random-effect SD, per correlation, and per parameter of the family.
 
-    Columns ``group`` (the term label, lme4's VarCorr group), ``term``, ``term2`` (the second
-    term of a correlation), ``kind`` ∈ {"sd", "cor", "sigma"}, ``estimate``, ``std_error``
+    Columns ``group`` (the term label, lme4's VarCorr group; "Residual" for the family's
+    parameters), ``term``, ``term2`` (the second term of a correlation), ``kind`` ∈ {"sd",
+    "cor", "sigma", "phi", "nu"}, ``estimate``, ``std_error``
     and, for sampled fits, HDI and diagnostics.
     """
     table = _sd_rows(fit)

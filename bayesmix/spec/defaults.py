@@ -1,21 +1,28 @@
 """Weakly informative default priors, scaled to the data (all defaults live here).
 
-Let s be the response scale: sd(y) for the Gaussian family, 1 otherwise (the link scale of
-logit / probit / log models, where 2.5 units are already a large effect). For column j of X
-with standard deviation s_j and mean x̄_j over the rows used:
+Every prior on β and the SDs is on the scale of the linear predictor η. Let s be that scale:
+sd(y) for the identity-link families on y (gaussian, student_t), sd(log y) for the
+lognormal, 1/ȳ for the inverse link (η = 1/μ), and 1 for the logit / probit / cloglog / log
+links (where 2.5 units are already a large effect; the gaussian family with a log link
+included). For column j of X with standard deviation s_j and mean x̄_j over the rows used:
 
 =======================  ==================================================================
 parameter                default prior
 =======================  ==================================================================
 coefficient j (slope)    Normal(0, 2.5 s / s_j)        (rstanarm's autoscaled prior)
 intercept                Normal(m, 2.5 s √(1 + Σ_j (x̄_j / s_j)²))
-                         with m = mean(y) (gaussian) or g(mean(y)) (others); the widening
+                         with m = g(mean(y)) (mean(log y) for the lognormal); the widening
                          is what the slope priors imply for an intercept at x = 0 when the
                          predictors are not centred
 sd of a random column c  HalfNormal(2.5 s / s_c), s_c = sd of the column (1 for an
                          intercept or a constant column)
 correlations of a term   LKJ(2): mild shrinkage towards 0, away from ±1
-sigma (gaussian)         Exponential(1 / s)             (rstanarm's default)
+sigma (gaussian, t)      Exponential(1 / sd(y))         (rstanarm's default; sd(log y) for
+                         the lognormal)
+phi (negbinomial,        LogNormal(0, 2.5): a weak prior on log φ, 95% in (0.007, 134)
+negbinomial1, gamma,     (NB2's size, NB1's dispersion, gamma's shape, beta's precision)
+beta)
+nu (student_t)           Gamma(2, 0.1)                   (brms' default, Juárez & Steel)
 ordinal cutpoints        Normal(0, 5) each, on the logit scale (ordered)
 =======================  ==================================================================
 
@@ -28,35 +35,61 @@ from __future__ import annotations
 import numpy as np
 
 from ..design import Design
-from .priors import LKJ, Exponential, HalfNormal, Normal, Prior
+from .priors import LKJ, Exponential, Gamma, HalfNormal, LogNormal, Normal, Prior
 
-__all__ = ["default_priors", "response_scale"]
+__all__ = ["default_priors", "response_scale", "residual_scale"]
 
 WIDTH = 2.5
 LKJ_ETA = 2.0
 CUTPOINT_SD = 5.0
+PHI_PRIOR = LogNormal(0.0, 2.5)
+NU_PRIOR = Gamma(2.0, 0.1)
+
+
+def _sd(values: np.ndarray) -> float:
+    s = float(np.std(values, ddof=1)) if len(values) > 1 else 1.0
+    return s if s > 0 else 1.0
+
+
+def _log_y(design: Design) -> np.ndarray:
+    return np.log(np.clip(np.asarray(design.y, dtype=float), 1e-300, None))
+
+
+def residual_scale(design: Design) -> float:
+    """The scale of σ's prior: sd(y), or sd(log y) for the lognormal."""
+    return _sd(_log_y(design) if design.family.name == "lognormal" else design.y)
 
 
 def response_scale(design: Design) -> float:
-    """s: sd(y) for the Gaussian family, 1 on the link scale otherwise."""
-    if design.family.name == "gaussian":
-        s = float(np.std(design.y, ddof=1)) if design.n > 1 else 1.0
-        return s if s > 0 else 1.0
+    """s, the scale of η: sd(y) for the identity link on y, sd(log y) for the lognormal,
+    1/ȳ for the inverse link, 1 for the other links."""
+    fam = design.family
+    if fam.name == "lognormal":
+        return _sd(_log_y(design))
+    if fam.link.name == "identity" and fam.name in ("gaussian", "student_t"):
+        return _sd(design.y)
+    if fam.link.name == "inverse":
+        return 1.0 / max(abs(float(np.mean(design.y))), 1e-12)
     return 1.0
 
 
 def _link_mean(design: Design) -> float:
     y = design.y
     fam = design.family
-    if fam.name == "gaussian":
-        return float(np.mean(y))
     if fam.name in ("bernoulli", "binomial"):
         trials = design.trials if design.trials is not None else np.ones_like(y)
         p = float(np.clip(y.sum() / trials.sum(), 0.01, 0.99))
         return float(fam.link.link(np.array(p)))
-    if fam.name == "poisson":
-        return float(fam.link.link(np.array(max(float(np.mean(y)), 0.01))))
-    return 0.0
+    if fam.name == "ordinal":
+        return 0.0
+    if fam.name == "lognormal":
+        return float(np.mean(_log_y(design)))
+    mean = float(np.mean(y))
+    if fam.link.name == "identity":
+        return mean
+    if fam.name == "beta":
+        return float(fam.link.link(np.array(np.clip(mean, 0.01, 0.99))))
+    return float(fam.link.link(np.array(max(mean, 0.01))))
 
 
 def _spread(values: np.ndarray) -> tuple[float, float]:
@@ -92,8 +125,13 @@ def default_priors(design: Design) -> dict[str, Prior]:
             out[f"sd({col}|{t.label})"] = HalfNormal(scale)
         if t.correlated:
             out[f"cor({t.label})"] = LKJ(LKJ_ETA)
-    if design.family.has_sigma:
-        out["sigma"] = Exponential(1.0 / s)
+    for name in design.family.parameters:
+        if name == "sigma":
+            out["sigma"] = Exponential(1.0 / residual_scale(design))
+        elif name == "phi":
+            out["phi"] = PHI_PRIOR
+        else:
+            out["nu"] = NU_PRIOR
     if design.family.name == "ordinal":
         out["cutpoints"] = Normal(0.0, CUTPOINT_SD)
     return out

@@ -6,7 +6,9 @@ Parameters are named as users read them:
 - ``"sd(<column>|<term>)"`` for the SD of a random column, with ``"sd(<term>)"`` short for
   the term's intercept (or its only column);
 - ``"cor(<term>)"`` for the correlations of a correlated term (an LKJ prior);
-- ``"sigma"`` (Gaussian residual SD) and ``"cutpoints"`` (ordinal thresholds).
+- ``"sigma"`` (residual SD of the gaussian and lognormal families, scale of Student-t),
+  ``"phi"`` (dispersion, shape or precision of negbinomial, negbinomial1, gamma, beta),
+  ``"nu"`` (Student-t's degrees of freedom) and ``"cutpoints"`` (ordinal thresholds).
 
 Priors can also be set by role: ``"fixed"`` (all fixed effects but the intercept),
 ``"intercept"``, ``"sd"``, ``"cor"``. A name beats a role; anything unset keeps its default.
@@ -30,7 +32,7 @@ from .priors import CORRELATION, POSITIVE, REAL, Flat, Prior
 
 __all__ = ["ModelSpec", "model_spec", "parameter_names", "ROLES"]
 
-ROLES = ("fixed", "intercept", "sd", "cor", "sigma", "cutpoints")
+ROLES = ("fixed", "intercept", "sd", "cor", "sigma", "phi", "nu", "cutpoints")
 
 
 def _kind(name: str) -> str:
@@ -38,7 +40,7 @@ def _kind(name: str) -> str:
         return "sd"
     if name.startswith("cor("):
         return "cor"
-    if name in ("sigma", "cutpoints"):
+    if name in ("sigma", "phi", "nu", "cutpoints"):
         return name
     return "intercept" if name == "(Intercept)" else "fixed"
 
@@ -49,6 +51,8 @@ _SUPPORT = {
     "cutpoints": REAL,
     "sd": POSITIVE,
     "sigma": POSITIVE,
+    "phi": POSITIVE,
+    "nu": POSITIVE,
     "cor": CORRELATION,
 }
 
@@ -118,6 +122,10 @@ class ModelSpec:
     @property
     def sigma_prior(self) -> Prior | None:
         return self.priors.get("sigma")
+
+    def family_prior(self, name: str) -> Prior | None:
+        """The prior of one of the family's parameters (``"sigma"``, ``"phi"``, ``"nu"``)."""
+        return self.priors.get(name)
 
     @property
     def cutpoints_prior(self) -> Prior | None:

@@ -34,8 +34,10 @@ def _honours(kind: str, prior) -> bool:
 
 def _default_priors(design) -> str:
     """The weakly informative defaults (the Bayesian Laplace, the same model as nuts), but
-    flat for the ordinal family, whose thresholds the Bayesian Laplace does not integrate."""
-    return "flat" if design.family.name == "ordinal" else "default"
+    flat for the ordinal family and the families with a dispersion or shape parameter,
+    whose extra parameters the Bayesian Laplace does not integrate yet."""
+    fam = design.family
+    return "flat" if fam.name == "ordinal" or fam.kernel_parameters else "default"
 
 
 BACKEND = Backend(

@@ -40,7 +40,9 @@ __all__ = ["fit"]
 
 _LINKS = {"gaussian": ("identity",), "bernoulli": ("logit", "probit", "cloglog"),
           "binomial": ("logit", "probit", "cloglog"), "poisson": ("log",),
-          "ordinal": ("logit", "probit")}
+          "ordinal": ("logit", "probit"), "negbinomial": ("log",), "negbinomial1": ("log",),
+          "gamma": ("log", "inverse"), "beta": ("logit",), "student_t": ("identity",),
+          "lognormal": ("identity",)}
 _OPTIMIZER_NAMES = {"cobyqa": "COBYQA (scipy)", "lbfgsb": "L-BFGS-B (scipy)",
                     "powell": "Powell (scipy)"}
 _GRADIENT_OPTIMIZER = "Newton with analytic gradient and average information"
@@ -54,10 +56,17 @@ def _check_model(spec: ModelSpec, options: LaplaceOptions) -> None:
             f"the laplace backend fits the {fam.name} family with the "
             f"{' / '.join(_LINKS[fam.name])} link, not {fam.link.name!r}"
         )
-    if options.reml and fam.name != "gaussian":
+    if options.reml and not fam.has_sigma:
         raise OptionsError(
-            f"reml=True applies to linear mixed models only (gaussian family), not {fam.name}; "
+            f"reml=True applies to linear mixed models only (gaussian and lognormal "
+            f"families), not {fam.name}; "
             "leave reml unset (the fit maximises the Laplace approximation of the likelihood)"
+        )
+    if fam.kernel_parameters and options.nagq != 1:
+        raise OptionsError(
+            f"nagq={options.nagq} is not available for the {fam.name} family (its "
+            f"{', '.join(fam.kernel_parameters)} and β are estimated with the Laplace "
+            "approximation, as glmmTMB); use nagq=1"
         )
     if fam.name == "ordinal" and options.nagq == 0:
         raise OptionsError(
@@ -343,7 +352,7 @@ def _fit_ordinal(spec: ModelSpec, options: LaplaceOptions):
     # The Hessian's coupling of u with γ = (β, α): ΛᵀZᵀ[W X, ∂²f/∂η∂α].
     trials, pw = field.kernel_arrays()
     cross = np.empty((field.n, K))
-    threshold_cross(field.family, field.link, field.y, trials, pw, state.cutpoints, res.eta,
+    threshold_cross(field.family, field.link, field.y, trials, pw, state.family_params, res.eta,
                     cross)
     RZX = state.factor.solve_L(state.zl.T @ np.hstack([field.X * res.w[:, None], cross]))
     if cov is None:
@@ -360,7 +369,7 @@ def _fit_ordinal(spec: ModelSpec, options: LaplaceOptions):
                   evaluations=state.evaluations, messages=messages,
                   extra={"optimizer": _OPTIMIZER_NAMES[options.optimizer],
                          "gradient": "none (derivative-free)"},
-                  timings=timings, cutpoints=state.cutpoints.copy(),
+                  timings=timings, cutpoints=state.family_params.copy(),
                   cutpoints_cov=cov[p:, p:], gamma_cov=np.nan_to_num(cov))
 
 
@@ -375,6 +384,12 @@ def fit(spec: ModelSpec, options: LaplaceOptions):
     if not spec.all_flat:
         from .bayes import fit_bayes
 
+        if spec.design.family.kernel_parameters:
+            raise OptionsError(
+                f"the Bayesian Laplace (priors other than flat) does not fit the "
+                f"{spec.design.family.name} family yet; use priors='flat' for the maximum "
+                "likelihood fit (glmmTMB's), or backend='nuts' for the posterior"
+            )
         if options.reml is not None:
             raise OptionsError(
                 "reml applies to flat priors (lme4's REML and ML estimators); with priors the "
@@ -387,4 +402,8 @@ def fit(spec: ModelSpec, options: LaplaceOptions):
             return _fit_lmm(spec, options)
         if spec.design.family.name == "ordinal":
             return _fit_ordinal(spec, options)
+        if spec.design.family.kernel_parameters:
+            from .dispersion import fit_dispersion
+
+            return fit_dispersion(spec, options)
         return _fit_glmm(spec, options)

@@ -104,8 +104,9 @@ class GlmmObjective(_AnalyticObjective):
     """The Laplace deviance for the optimizer.
 
     ``nagq=1``: x = (θ, β, α) ↦ −2 log p̃(y | θ, β, α), the mode over u only (glmer's nAGQ
-    = 1; α: the ordinal thresholds, absent otherwise).
-    ``nagq=0``: x = θ ↦ the same deviance with β̂ from the mode (glmer's nAGQ = 0).
+    = 1; α: the row kernel's parameters — ordinal thresholds, the family's φ, σ, ν —
+    absent otherwise).
+    ``nagq=0``: x = (θ, α) ↦ the same deviance with β̂ from the mode (glmer's nAGQ = 0).
     Each call warm-starts from the previous mode; :attr:`last` is the latest mode.
     """
 
@@ -150,7 +151,9 @@ class GlmmObjective(_AnalyticObjective):
         if self.nagq == 1:
             p = state.field.p
             state.beta = x[self.n_theta:self.n_theta + p].copy()
-            state.cutpoints = x[self.n_theta + p:].copy()
+            state.family_params = x[self.n_theta + p:].copy()
+        elif len(x) > self.n_theta:
+            state.family_params = x[self.n_theta:].copy()
         res = self._mode()
         if not res.converged:
             # A bad warm start (after a far jump of the optimizer): restart from u = 0.

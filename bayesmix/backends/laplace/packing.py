@@ -30,8 +30,8 @@ SINGULAR_TOL = 1e-4
 APPROXIMATION = (
     "Gaussian approximation at the mode (Laplace): beta (and cutpoints) drawn from a "
     "Gaussian with the covariance fixef() reports, b from its conditional Gaussian given "
-    "them at the estimated covariance parameters; sd_*, cor_* and sigma are fixed at their "
-    "estimates (no uncertainty)"
+    "them at the estimated covariance parameters; sd_*, cor_*, sigma and the family's "
+    "parameters are fixed at their estimates (no uncertainty)"
 )
 
 
@@ -98,11 +98,12 @@ def _draws(spec, state, estimates, u_hat, RZX, gamma_cov, scale, options, p):
 
 def finish(spec, state, options, *, method, theta, beta, beta_cov, sigma, u, RZX,
            objective, converged, evaluations, messages, extra, timings, cutpoints=None,
-           cutpoints_cov=None, gamma_cov=None):
+           cutpoints_cov=None, gamma_cov=None, family_params=None, family_params_se=None):
     """Estimates, warnings, draws and the Fit (the state's factor must be at the mode).
 
     ``RZX`` couples u with γ = (β, cutpoints) and ``gamma_cov`` is Cov(γ) (default:
-    ``beta_cov``), from which the draws of γ come.
+    ``beta_cov``), from which the draws of γ come. ``family_params`` (φ; σ and ν of
+    Student-t) are held at their estimates in the draws, as the SDs.
     """
     field = state.field
     design = spec.design
@@ -112,7 +113,8 @@ def finish(spec, state, options, *, method, theta, beta, beta_cov, sigma, u, RZX
     estimates = Estimates(beta=beta, beta_cov=beta_cov, sigma=sigma,
                           terms=_term_estimates(design, theta, u, scale, inv_blocks),
                           cutpoints=cutpoints, cutpoints_cov=cutpoints_cov,
-                          theta=theta.copy())
+                          theta=theta.copy(), family_params=family_params,
+                          family_params_se=family_params_se)
     messages = list(messages)
     singular = _singular_message(design, theta)
     if singular:
@@ -127,7 +129,7 @@ def finish(spec, state, options, *, method, theta, beta, beta_cov, sigma, u, RZX
                        field.p)
     loglik = -0.5 * objective
     n_cut = 0 if cutpoints is None else len(cutpoints)
-    df = field.p + n_cut + design.n_theta + (1 if design.family.has_sigma else 0)
+    df = field.p + n_cut + design.n_theta + len(design.family.parameters)
     n_draws = 0 if posterior is None else posterior[naming.BETA].shape[1]
     attrs = {"method": method, "loglik": loglik, "theta": theta.tolist(),
              "draws": n_draws, "seed": -1 if options.seed is None else options.seed}

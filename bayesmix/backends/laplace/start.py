@@ -176,20 +176,29 @@ def lmm_start(field) -> np.ndarray:
     return field.design.theta_init if theta is None else theta
 
 
-def glm_start(field, max_iter: int = 50, tol: float = 1e-10) -> np.ndarray:
-    """β of the GLM without random effects (IRLS from R's starting values), glmer's start.
+def glm_start(field, max_iter: int = 50, tol: float = 1e-10,
+              alpha: np.ndarray | None = None) -> np.ndarray:
+    """β of the GLM without random effects (IRLS from R's starting values), glmer's start;
+    ``alpha``: the family's parameters, held fixed.
 
     Each IRLS step solves the p × p normal equations XᵀWX β = XᵀWz (p is small; a
     least-squares solve of the n × p system cost 10× more at a million rows).
     """
     fam = field.design.family
     n = 1.0 if field.trials is None else field.trials
-    mu0 = field.y + 0.1 if fam.name == "poisson" else (field.y + 0.5) / (n + 1.0)
+    if fam.name in ("poisson", "negbinomial", "negbinomial1"):
+        mu0 = field.y + 0.1
+    elif fam.name in ("bernoulli", "binomial"):
+        mu0 = (field.y + 0.5) / (n + 1.0)
+    else:
+        mu0 = field.y
     eta = fam.link.link(mu0)
     beta = np.zeros(field.p)
     dev_old = np.inf
     for _ in range(max_iter):
-        dev, w, score = _working(field, eta)
+        dev, w, score = _working(field, eta, alpha)
+        if np.any(w < 0):  # observed information (t, beta, NB1): a row's can be negative
+            w = np.maximum(w, 1e-3 * float(np.median(np.abs(w))))
         if abs(dev - dev_old) < tol * (abs(dev) + 0.1):
             break
         dev_old = dev

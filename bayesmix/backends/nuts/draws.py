@@ -17,7 +17,7 @@ import numpy as np
 from ...results import naming
 from ...spec import ModelSpec
 from ...spec.correlation import cholesky_from_cpc_numpy
-from .model import BETA, CUTPOINTS, INTERCEPT, SIGMA, ModelLayout
+from .model import BETA, CUTPOINTS, INTERCEPT, ModelLayout
 
 __all__ = ["posterior_draws"]
 
@@ -35,8 +35,8 @@ def posterior_draws(spec: ModelSpec, layout: ModelLayout,
     if layout.centred:
         beta[..., layout.intercept_index] = raw[INTERCEPT] - slopes @ layout.xbar
     out = {naming.BETA: beta}
-    if layout.has_sigma:
-        out[naming.SIGMA] = raw[SIGMA]
+    for name in layout.family_params:
+        out[name] = raw[name]
     if layout.has_cutpoints:
         out[naming.CUTPOINTS] = raw[CUTPOINTS]
     for t, tl in zip(design.terms, layout.terms):

@@ -103,14 +103,56 @@ def _ordinal_probit_logp(codes: np.ndarray, eta, cutpoints, n_levels: int):
     return pt.switch(first, log_fu, pt.switch(last, log_sl, middle))
 
 
-def loglik_sum(design: Design, eta, sigma=None, cutpoints=None):
+def _family_logp(name: str, link: str, eta, y: np.ndarray, params: dict):
+    """Pointwise log p(y | η, φ / σ, ν) of the families with parameters, without the terms
+    that depend on y alone (the row constants of :func:`bayesmix.families.kernels.
+    row_constants`)."""
+    y_var = data_var(y, "data_y")
+    if name == "negbinomial":
+        phi = params["phi"]
+        log_phi = pt.log(phi)
+        return (pt.gammaln(y_var + phi) - pt.gammaln(phi) + phi * log_phi + y_var * eta
+                - (y_var + phi) * (log_phi + pt.softplus(eta - log_phi)))
+    if name == "negbinomial1":
+        phi = params["phi"]
+        k = pt.exp(eta) / phi
+        return (pt.gammaln(y_var + k) - pt.gammaln(k) - k * pt.log1p(phi)
+                + y_var * (pt.log(phi) - pt.log1p(phi)))
+    if name == "gamma":
+        a = params["phi"]
+        base = a * pt.log(a) - pt.gammaln(a) + a * data_var(np.log(y), "data_logy")
+        if link == "log":
+            return base - a * y_var * pt.exp(-eta) - a * eta
+        # η ≤ 0 is outside the inverse link's domain: −inf there, without a NaN gradient.
+        safe = pt.switch(eta > 0, eta, 1.0)
+        return pt.switch(eta > 0, base - a * y_var * safe + a * pt.log(safe), -np.inf)
+    if name == "beta":
+        phi = params["phi"]
+        mu = pt.sigmoid(eta)
+        return (pt.gammaln(phi) - pt.gammaln(mu * phi) - pt.gammaln((1.0 - mu) * phi)
+                + mu * phi * data_var(np.log(y), "data_logy")
+                + (1.0 - mu) * phi * data_var(np.log1p(-y), "data_log1my"))
+    if name == "student_t":
+        sigma, nu = params["sigma"], params["nu"]
+        z2 = pt.sqr((y_var - eta) / sigma)
+        return (pt.gammaln(0.5 * (nu + 1.0)) - pt.gammaln(0.5 * nu)
+                - 0.5 * pt.log(nu * np.pi) - pt.log(sigma)
+                - 0.5 * (nu + 1.0) * pt.log1p(z2 / nu))
+    raise FamilyError(f"the nuts backend does not fit the {name!r} family")
+
+
+def loglik_sum(design: Design, eta, sigma=None, cutpoints=None, params=None):
     """Σ_i w_i log p(y_i | η_i) up to parameter-free constants, as one scalar expression.
 
-    Every array of the data enters as a named input (:func:`~.data.data_var`), never as a
-    constant, so the compiled function stays cacheable.
+    ``params``: the family's parameters by name (φ; σ and ν of Student-t). Every array of
+    the data enters as a named input (:func:`~.data.data_var`), never as a constant, so
+    the compiled function stays cacheable. The lognormal is the Gaussian on log y (its
+    Jacobian is a constant).
     """
     fam = design.family
     y = np.ascontiguousarray(design.y, dtype=float)
+    if fam.name == "lognormal":
+        y = np.log(y)
     w = None if design.weights is None else np.ascontiguousarray(design.weights, dtype=float)
     n = None
     if fam.name in ("bernoulli", "binomial"):
@@ -120,7 +162,7 @@ def loglik_sum(design: Design, eta, sigma=None, cutpoints=None):
         eta = eta[data_var(keep, "data_keep", np.int64)]
         y, w = y[keep], w[keep]
         n = None if n is None else n[keep]
-    if fam.name == "gaussian":
+    if fam.has_sigma:
         mu = _mean(fam.link.name, eta)
         resid2 = pt.sqr(data_var(y, "data_y") - mu)
         if w is not None:
@@ -133,6 +175,9 @@ def loglik_sum(design: Design, eta, sigma=None, cutpoints=None):
     if fam.name == "poisson" and fam.link.name == "log":
         return linear_exp_loglik(eta, data_var(wt * y, "data_a"), data_var(wt, "data_c"),
                                  "exp")
+    if fam.kernel_parameters:
+        terms = _family_logp(fam.name, fam.link.name, eta, y, params or {})
+        return pt.sum(terms if w is None else data_var(w, "data_w") * terms)
     y_var = data_var(y, "data_y")
     if fam.name in ("bernoulli", "binomial"):
         terms = _binary_logp(fam.link.name, eta, y_var, data_var(n, "data_trials"))

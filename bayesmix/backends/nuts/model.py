@@ -96,7 +96,9 @@ class ModelLayout:
     xbar : ndarray
         Means of those columns (the centring).
     terms : tuple of TermLayout
-    has_sigma, has_cutpoints : bool
+    family_params : tuple of str
+        The family's parameters sampled (``sigma``, ``phi``, ``nu``).
+    has_cutpoints : bool
     initial : dict name → array
         Starting values (before jitter) that differ from PyMC's defaults: the centred
         intercept at its prior location, ordered cutpoints near the data's proportions.
@@ -108,7 +110,7 @@ class ModelLayout:
     slope_index: np.ndarray
     xbar: np.ndarray
     terms: tuple[TermLayout, ...]
-    has_sigma: bool
+    family_params: tuple[str, ...]
     has_cutpoints: bool
     initial: dict
 
@@ -282,9 +284,10 @@ def build_model(spec: ModelSpec, *, prior_only: bool = False,
                                         data_var(t.X, f"data_Z{k}"))
         if design.offset is not None:
             eta = eta + data_var(design.offset, "data_offset")
-        sigma = cutpoints = None
-        if design.family.has_sigma:
-            sigma = spec.sigma_prior.to_pymc(SIGMA)
+        cutpoints = None
+        params = {name: spec.family_prior(name).to_pymc(name)
+                  for name in design.family.parameters}
+        sigma = params.get(SIGMA) if design.family.has_sigma else None
         if design.family.name == "ordinal":
             prior = spec.cutpoints_prior
             cutpoints = getattr(pm, type(prior).__name__)(
@@ -295,7 +298,7 @@ def build_model(spec: ModelSpec, *, prior_only: bool = False,
             initial[CUTPOINTS] = _cutpoints_init(design)
         if not prior_only:
             eta_vec = eta if getattr(eta, "ndim", 0) == 1 else pt.zeros(design.n) + eta
-            pm.Potential("loglik", loglik_sum(design, eta_vec, sigma, cutpoints))
+            pm.Potential("loglik", loglik_sum(design, eta_vec, sigma, cutpoints, params))
     layout = ModelLayout(
         free=tuple(rv.name for rv in model.free_RVs),
         centred=centred,
@@ -303,7 +306,7 @@ def build_model(spec: ModelSpec, *, prior_only: bool = False,
         slope_index=slope_index,
         xbar=np.asarray(xbar, dtype=float),
         terms=tuple(terms),
-        has_sigma=sigma is not None,
+        family_params=tuple(params),
         has_cutpoints=cutpoints is not None,
         initial=initial,
     )

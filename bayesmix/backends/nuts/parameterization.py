@@ -39,10 +39,23 @@ def _working(design: Design) -> tuple[np.ndarray, np.ndarray, float | None]:
     fam = design.family
     y = np.asarray(design.y, dtype=float)
     w = np.ones_like(y) if design.weights is None else np.asarray(design.weights, float)
-    if fam.name == "gaussian":
+    if fam.name in ("gaussian", "lognormal", "student_t"):
+        if fam.name == "lognormal":
+            y = np.log(y)
         sw = np.sqrt(w)
         beta, *_ = np.linalg.lstsq(design.X * sw[:, None], y * sw, rcond=None)
-        return y - design.X @ beta, w, None
+        if fam.link.name == "identity":
+            return y - design.X @ beta, w, None
+    if fam.kernel_parameters or fam.has_sigma:
+        # Working scale at the mean of y, with y's variance (which includes the random
+        # effects' share: a conservative information per row).
+        mu = float(np.mean(y))
+        if fam.name == "beta":
+            mu = float(np.clip(mu, 1e-3, 1 - 1e-3))
+        eta = float(fam.link.link(np.array(mu)))
+        dmu = float(fam.link.mu_eta(np.array(eta)))
+        var = max(float(np.var(y)), 1e-12)
+        return (y - mu) / dmu, w * dmu * dmu / var, 1.0
     if fam.name == "ordinal":
         # Latent logistic scale: unit information per row is about that of a logistic
         # regression at p = 1/2 per threshold, 1/4; the working residual is centred codes.
