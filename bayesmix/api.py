@@ -26,6 +26,7 @@ def fit(
     backend: str = "laplace",
     priors: str | Mapping[str, Prior | str] | None = None,
     link: str | None = None,
+    zi: str | None = None,
     weights: str | np.ndarray | None = None,
     na_action: str = "drop",
     context: Mapping[str, Any] | None = None,
@@ -42,7 +43,9 @@ def fit(
         For example ``"Reaction ~ Days + (Days | Subject)"``.
     data : pandas.DataFrame
     family : str or Family
-        ``"gaussian"``, ``"bernoulli"``, ``"binomial"``, ``"poisson"``, ``"ordinal"``.
+        A name of :data:`bayesmix.families.FAMILIES` (``"gaussian"``, ``"bernoulli"``,
+        ``"binomial"``, ``"poisson"``, ``"negbinomial"``, ``"gamma"``, ``"beta"``, ...; see
+        :class:`bayesmix.families.Family`) or a Family.
     backend : {"laplace", "nuts", "map"}
         ``"laplace"`` integrates the random effects out on a sparse Cholesky (lme4's
         algorithm); ``"nuts"`` samples the full posterior with PyMC; ``"map"`` fits β and b at
@@ -50,7 +53,7 @@ def fit(
     priors : None, "default", "flat" or dict
         Priors by parameter name or role (see :mod:`bayesmix.spec`); None uses the backend's
         default.
-    link, weights, na_action, context
+    link, zi, weights, na_action, context
         See :func:`bayesmix.build_design`.
     **options
         Backend options, validated by the backend's options object (an unknown keyword is an
@@ -64,7 +67,7 @@ def fit(
     opts = make_options(be, **options)
     start = time.perf_counter()
     design = build_design(
-        formula, data, family, link=link, weights=weights, na_action=na_action,
+        formula, data, family, link=link, zi=zi, weights=weights, na_action=na_action,
         context=context,
     )
     spec = model_spec(design, priors, base=be.default_priors_for(design))

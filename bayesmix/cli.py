@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("formula", help='lme4 formula, e.g. "y ~ x + (x | g)"')
         p.add_argument("--family", default="gaussian")
         p.add_argument("--link", default=None)
+        p.add_argument("--zi", default=None, metavar="FORMULA",
+                       help='zero-inflation formula for poisson / negbinomial, e.g. "~ x"')
         if name == "fit":
             p.add_argument("--backend", default="laplace,nuts",
                            help="comma-separated backends (laplace, nuts, map)")
@@ -75,13 +77,15 @@ def main(argv: list[str] | None = None) -> int:
 
         data = _data(args.data)
         if args.command == "design":
-            print(build_design(args.formula, data, args.family, link=args.link).summary())
+            print(build_design(args.formula, data, args.family, link=args.link,
+                               zi=args.zi).summary())
             return 0
-        print(build_design(args.formula, data, args.family, link=args.link).summary())
+        print(build_design(args.formula, data, args.family, link=args.link,
+                           zi=args.zi).summary())
         fits = {}
         for backend in [b.strip() for b in args.backend.split(",") if b.strip()]:
-            result = fit(args.formula, data, args.family, link=args.link, backend=backend,
-                         priors=args.priors, **_options(args.option))
+            result = fit(args.formula, data, args.family, link=args.link, zi=args.zi,
+                         backend=backend, priors=args.priors, **_options(args.option))
             fits[backend] = result
             print(f"\n=== {backend} " + "=" * 60)
             print(result.summary())

@@ -84,8 +84,8 @@ def test_default_priors_are_bayesian_flat_is_lme4_and_t_on_beta_is_refused():
 
 
 @pytest.mark.parametrize(("options", "match"), [
-    ({"nagq": 2}, "adaptive Gauss-Hermite quadrature is not implemented"),
-    ({"nagq": -1}, "nagq must be 0 or 1"),
+    ({"nagq": 101}, "nagq must be an integer from 0 to 100"),
+    ({"nagq": -1}, "nagq must be an integer from 0 to 100"),
     ({"optimizer": "nelder"}, "unknown optimizer"),
     ({"factorization": "metis"}, "unknown factorization"),
     ({"draws": -5}, "draws must be an integer"),

@@ -85,6 +85,27 @@ def test_predict_new_levels_get_the_population_value(fits):
     assert population.iloc[0] == pytest.approx(est.beta[0])
 
 
+def test_predict_refuses_unseen_fixed_factor_levels_and_matches_labels():
+    """An unseen level of a fixed-effect factor has no coefficient: refused with the column
+    and the level, never predicted as the reference level; a value equal to a fitted
+    level's label (1 for the level "1") is that level, as R's predict matches labels."""
+    cbpp = bm.datasets.load("cbpp")
+    fit = bm.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
+                 "binomial", priors="flat")
+    with pytest.raises(bm.DataError, match=r"column 'period' .* 'banana' not seen when "
+                                           r"fitting .*'1', '2', '3', '4'"):
+        fit.predict(pd.DataFrame({"period": ["1", "banana"], "herd": ["1", "1"]}))
+    as_text = fit.predict(pd.DataFrame({"period": ["2", "4"], "herd": ["1", "1"]}))
+    as_int = fit.predict(pd.DataFrame({"period": [2, 4], "herd": ["1", "1"]}))
+    np.testing.assert_array_equal(as_text.values, as_int.values)
+    beta = fit.estimates.beta
+    b1 = fit.estimates.term("herd").b[0, 0]
+    np.testing.assert_allclose(fit.predict(pd.DataFrame({"period": [2], "herd": ["1"]}),
+                                           kind="link"), beta[0] + beta[1] + b1)
+    with pytest.raises(bm.DataError, match="new data lacks the column.*'period'"):
+        fit.predict(pd.DataFrame({"herd": ["1"]}))
+
+
 def test_summary_reports_fit_and_thresholds():
     wine = bm.datasets.load("wine")
     fit = bm.fit("rating ~ temp + contact + (1 | judge)", wine, "ordinal", backend="map",
@@ -95,3 +116,25 @@ def test_summary_reports_fit_and_thresholds():
     assert list(fit.thresholds().index) == ["1|2", "2|3", "3|4", "4|5"]
     with pytest.raises(bm.BayesmixError, match="ordinal family only"):
         bm.fit(FORMULA, bm.datasets.load("sleepstudy"), priors="flat").thresholds()
+
+
+@pytest.mark.parametrize("backend", ["laplace", "map"])
+def test_fit_design_and_spec_pickle_and_deepcopy(backend):
+    """A Fit (with its Design and ModelSpec) survives pickle and deepcopy: the copy predicts
+    exactly what the original does and prints the same summary."""
+    import copy
+    import pickle
+
+    data = bm.datasets.load("sleepstudy")
+    kw = {"covariance": {"Subject": [[600.0, 10.0], [10.0, 35.0]]}, "sigma": 25.0} \
+        if backend == "map" else {}
+    fit = bm.fit(FORMULA, data, backend=backend, **kw)
+    new = pd.DataFrame({"Days": [0.0, 5.0], "Subject": ["308", "new subject"]})
+    for other in (pickle.loads(pickle.dumps(fit)), copy.deepcopy(fit)):
+        np.testing.assert_array_equal(other.predict(new).values, fit.predict(new).values)
+        assert other.summary() == fit.summary()
+        assert dict(other.spec.priors) == dict(fit.spec.priors)
+    spec = pickle.loads(pickle.dumps(fit.spec))
+    assert list(spec.sources) == list(fit.spec.sources)
+    with pytest.raises(TypeError):
+        spec.priors["Days"] = bm.Normal(0, 1)  # still read-only

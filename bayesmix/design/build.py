@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, MissingValuesWarning, RankDeficiencyWarning
+from ..errors import DataError, FamilyError, MissingValuesWarning, RankDeficiencyWarning
 from ..families import Family, get_family
 from ..formula.matrices import ModelColumns, columns_used, evaluate, model_columns
 from ..formula.parser import ParsedFormula, parse_formula
@@ -44,8 +44,11 @@ def _frame(data) -> pd.DataFrame:
     return frame
 
 
-def _used_columns(parsed: ParsedFormula, data: pd.DataFrame, weights) -> list[str]:
+def _used_columns(parsed: ParsedFormula, data: pd.DataFrame, weights,
+                  zi_rhs: str | None = None) -> list[str]:
     texts = [parsed.response, parsed.fixed, *parsed.offsets]
+    if zi_rhs is not None:
+        texts.append(zi_rhs)
     texts += [t.expr for t in parsed.random]
     used: list[str] = []
     for text in texts:
@@ -187,12 +190,63 @@ def _check_terms(terms, n: int, family: Family) -> None:
             )
 
 
+def _zero_inflation(zi, fam: Family) -> tuple[Family, str | None]:
+    """The family and the zero-inflation right-hand side a ``zi=`` argument asks for."""
+    if zi is None:
+        return fam, ("1" if fam.zero_inflated else None)
+    if not isinstance(zi, str):
+        raise DataError(f"zi must be a one-sided formula such as '~ mined', not {zi!r}")
+    if fam.name in ("poisson", "negbinomial") and fam.link.name == "log":
+        fam = get_family(f"zero_inflated_{fam.name}")
+    elif not fam.zero_inflated:
+        raise FamilyError(
+            f"zero-inflation (zi={zi!r}) applies to the poisson and negbinomial families "
+            f"(log link), not {fam.name!r} with the {fam.link.name!r} link"
+        )
+    text = zi.strip()
+    if "~" in text:
+        lhs, _, text = text.partition("~")
+        if lhs.strip():
+            raise DataError(
+                f"the zero-inflation formula {zi!r} has a left-hand side; write it one-sided, "
+                "e.g. zi='~ mined'"
+            )
+    text = text.strip()
+    if not text:
+        raise DataError(f"the zero-inflation formula {zi!r} is empty; use zi='~ 1' for a "
+                        "constant zero-inflation probability")
+    if "|" in text:
+        raise DataError(
+            f"the zero-inflation formula {zi!r} has a random term; zero-inflation takes fixed "
+            "effects only — move the grouping factor into the count formula, or use it as a "
+            "fixed effect here"
+        )
+    return fam, text
+
+
+def _zero_inflation_part(rhs: str, data: pd.DataFrame, context):
+    model = model_columns(rhs, data, context, what="zero-inflation formula")
+    X, names = model.values, model.names
+    _check_finite(X, names, "zero-inflation column")
+    if X.shape[1] == 0:
+        raise DataError(f"the zero-inflation formula '~ {rhs}' has no columns; use '~ 1'")
+    kept = _independent_columns(X)
+    if len(kept) < X.shape[1]:
+        dropped = [names[i] for i in range(X.shape[1]) if i not in set(kept)]
+        warnings.warn(
+            f"the zero-inflation model matrix is rank deficient; dropping {len(dropped)} "
+            f"column(s): {', '.join(dropped)}", RankDeficiencyWarning, stacklevel=3)
+        X, names = X[:, kept], tuple(names[i] for i in kept)
+    return model, np.ascontiguousarray(X), tuple(names)
+
+
 def build_design(
     formula: str,
     data: pd.DataFrame,
     family: str | Family = "gaussian",
     *,
     link: str | None = None,
+    zi: str | None = None,
     weights: str | np.ndarray | None = None,
     na_action: str = "drop",
     context: Mapping[str, Any] | None = None,
@@ -205,9 +259,15 @@ def build_design(
         ``"y ~ 1 + x + (1 + x | g) + (1 | h)"``; see the README for the syntax.
     data : pandas.DataFrame
     family : str or Family
-        ``"gaussian"``, ``"bernoulli"``, ``"binomial"``, ``"poisson"`` or ``"ordinal"``.
+        A name of :data:`bayesmix.families.FAMILIES` (``"gaussian"``, ``"bernoulli"``,
+        ``"binomial"``, ``"poisson"``, ``"negbinomial"``, ``"gamma"``, ``"beta"``, ...; see
+        :class:`bayesmix.families.Family`) or a Family.
     link : str, optional
         Overrides the family's canonical link (``"probit"``, ``"cloglog"``, ...).
+    zi : str, optional
+        Zero-inflation formula (``"~ mined"``, glmmTMB's ``ziformula``): logit π = X_zi γ,
+        fixed effects only. Given with ``"poisson"`` or ``"negbinomial"`` it makes the family
+        zero-inflated; the zero-inflated families default to ``"~ 1"``.
     weights : str or array, optional
         Prior weights: a column name or an array of one weight per data row.
     na_action : {"drop", "raise"}
@@ -221,10 +281,10 @@ def build_design(
     -------
     Design
     """
-    fam = get_family(family, link)
+    fam, zi_rhs = _zero_inflation(zi, get_family(family, link))
     parsed = parse_formula(formula)
     frame = _frame(data)
-    used = _used_columns(parsed, frame, weights)
+    used = _used_columns(parsed, frame, weights, zi_rhs)
     frame, n_dropped = _drop_missing(frame, used, na_action)
 
     response = build_response(parsed, frame, fam, context)
@@ -236,6 +296,9 @@ def build_design(
         _check_finite(values, f"offset({expr})", "offset")
         offset = values if offset is None else offset + values
     w = _weights(weights, frame)
+    zi_model, X_zi, zi_names = None, None, ()
+    if zi_rhs is not None:
+        zi_model, X_zi, zi_names = _zero_inflation_part(zi_rhs, frame, context)
 
     n = len(frame)
     terms, theta_lower, theta_names = build_terms(parsed.random, frame, context)
@@ -245,7 +308,7 @@ def build_design(
     Z = z_matrix(terms, n)
     template = lambda_template(terms, Z.shape[1])
 
-    arrays = [response.y, response.trials, w, offset, X, Z.data, Z.indices, Z.indptr]
+    arrays = [response.y, response.trials, w, offset, X, X_zi, Z.data, Z.indices, Z.indptr]
     arrays += [t.X for t in terms] + [t.codes for t in terms]
     for arr in arrays:
         if arr is not None:
@@ -273,4 +336,8 @@ def build_design(
         fixed_model=fixed_model,
         offset_models=tuple(offset_models),
         context=context,
+        zi_formula=None if zi_rhs is None else f"~ {zi_rhs}",
+        X_zi=X_zi,
+        zi_names=zi_names,
+        zi_model=zi_model,
     )

@@ -61,6 +61,12 @@ class Design:
         Index labels of the data rows used (rows with missing values removed).
     n_dropped : int
         Rows dropped for missing values.
+    zi_formula : str or None
+        The zero-inflation formula (``"~ mined"``) of a zero-inflated family.
+    X_zi : ndarray (n, m) or None
+        Its model matrix: logit π = X_zi γ.
+    zi_names : tuple of str
+        R-style column names of X_zi.
     """
 
     formula: str
@@ -84,6 +90,10 @@ class Design:
     fixed_model: ModelColumns
     offset_models: tuple[ModelColumns, ...]
     context: Any = None
+    zi_formula: str | None = None
+    X_zi: np.ndarray | None = None
+    zi_names: tuple[str, ...] = ()
+    zi_model: ModelColumns | None = None
 
     # -- sizes -------------------------------------------------------------------------------
     @property
@@ -172,6 +182,9 @@ class Design:
                if self.response_levels else ""),
             f"  fixed effects (p = {self.p}): {', '.join(self.x_names)}",
         ]
+        if self.X_zi is not None:
+            lines.append(f"  zero-inflation {self.zi_formula} (logit π, m = "
+                         f"{len(self.zi_names)}): {', '.join(self.zi_names)}")
         if self.offset is not None:
             lines.append(f"  offset: {' + '.join(self.parsed.offsets)}")
         if self.weights is not None:

@@ -33,6 +33,8 @@ class NewData:
     new_levels : dict label → list
         The unseen levels of each term (empty lists when all are known).
     rows : pandas.Index
+    X_zi : ndarray (n_new, m) or None
+        The zero-inflation columns of a zero-inflated family.
     """
 
     X: np.ndarray
@@ -41,6 +43,7 @@ class NewData:
     term_X: dict
     new_levels: dict
     rows: pd.Index
+    X_zi: np.ndarray | None = None
 
 
 def new_data(design: Design, data: pd.DataFrame, *, allow_new_levels: bool = True) -> NewData:
@@ -91,7 +94,12 @@ def new_data(design: Design, data: pd.DataFrame, *, allow_new_levels: bool = Tru
             unseen[t.label] = []
         codes[t.label] = c
         term_X[t.label] = t.columns_on(data, ctx)
-    for arr in [X, *term_X.values()]:
+    X_zi = None
+    if design.zi_model is not None:
+        full = design.zi_model.on(data, ctx)
+        names = design.zi_model.names
+        X_zi = full[:, [names.index(nm) for nm in design.zi_names]]
+    for arr in [X, *term_X.values()] + ([] if X_zi is None else [X_zi]):
         if not np.all(np.isfinite(arr)):
             raise DataError("new data has missing or non-finite values in the predictors")
-    return NewData(X, offset, codes, term_X, unseen, data.index)
+    return NewData(X, offset, codes, term_X, unseen, data.index, X_zi)

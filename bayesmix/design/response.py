@@ -125,7 +125,7 @@ def build_response(
             "two levels or family='ordinal' for ordered categories"
         )
     y = np.asarray(values, dtype=float)
-    if family.name in ("poisson", "negbinomial", "negbinomial1"):
+    if family.name in ("poisson", "negbinomial", "negbinomial1") or family.zero_inflated:
         y = _counts(y, "counts", family.name)
     _check_support(y, name, family.name)
     return Response(y, None, name, None)

@@ -31,15 +31,22 @@ _LINKS = {
     "beta": ("logit",),
     "student_t": ("identity",),
     "lognormal": ("identity",),
+    "zero_inflated_poisson": ("log",),
+    "zero_inflated_negbinomial": ("log",),
 }
 _ALIASES = {"normal": "gaussian", "cumulative": "ordinal", "logistic": "bernoulli",
             "negative_binomial": "negbinomial", "nbinom2": "negbinomial",
             "negbinomial2": "negbinomial", "nbinom1": "negbinomial1", "t": "student_t",
-            "studentt": "student_t", "student": "student_t"}
+            "studentt": "student_t", "student": "student_t",
+            "zip": "zero_inflated_poisson", "zipoisson": "zero_inflated_poisson",
+            "zinb": "zero_inflated_negbinomial", "zinbinom2": "zero_inflated_negbinomial",
+            "zero_inflated_nbinom2": "zero_inflated_negbinomial"}
+# The count family inside each zero-inflated family.
+_COUNT = {"zero_inflated_poisson": "poisson", "zero_inflated_negbinomial": "negbinomial"}
 # Scalar parameters of each family besides η, in the order the row kernel takes them.
 _PARAMETERS = {"gaussian": ("sigma",), "lognormal": ("sigma",), "student_t": ("sigma", "nu"),
                "negbinomial": ("phi",), "negbinomial1": ("phi",), "gamma": ("phi",),
-               "beta": ("phi",)}
+               "beta": ("phi",), "zero_inflated_negbinomial": ("phi",)}
 # The canonical link, where the family has one among its links.
 _CANONICAL = {"gaussian": "identity", "bernoulli": "logit", "binomial": "logit",
               "poisson": "log", "gamma": "inverse", "lognormal": "identity"}
@@ -66,7 +73,10 @@ class Family:
           or ``"inverse"``;
         - ``"beta"``: y in (0, 1), precision φ, Var(y) = μ(1 − μ)/(1 + φ);
         - ``"student_t"``: y = η + σ t_ν, ν estimated;
-        - ``"lognormal"``: log y ~ N(η, σ²) (η is the mean of log y, as brms).
+        - ``"lognormal"``: log y ~ N(η, σ²) (η is the mean of log y, as brms);
+        - ``"zero_inflated_poisson"``, ``"zero_inflated_negbinomial"``: y = 0 with
+          probability π, else a Poisson or NB2 count with mean μ = exp(η); logit π is the
+          linear predictor of the design's zero-inflation formula (glmmTMB's ``ziformula``).
 
         ``"ordinal"`` is the cumulative model ``g(P(y ≤ j)) = α_j − η`` with thresholds α
         estimated: proportional odds with the logit link (the default), or the probit link.
@@ -102,6 +112,16 @@ class Family:
         return self.name in ("gaussian", "lognormal")
 
     @property
+    def zero_inflated(self) -> bool:
+        """Whether y has a point mass at 0 besides the count distribution."""
+        return self.name in _COUNT
+
+    @property
+    def count_family(self) -> "Family":
+        """The count family of a zero-inflated family (itself otherwise)."""
+        return Family(_COUNT[self.name]) if self.zero_inflated else self
+
+    @property
     def parameters(self) -> tuple[str, ...]:
         """Names of the family's scalar parameters besides η (``"sigma"``, ``"phi"``,
         ``"nu"``); the ordinal thresholds are not among them."""
@@ -125,8 +145,14 @@ class Family:
                  params: dict | None = None) -> np.ndarray:
         """Variance function V(μ) of one observation on the scale of y (successes for
         binomial); the families with parameters need them in ``params`` (by name) and return
-        Var(y) itself (the lognormal's ``mu`` is the mean of log y)."""
+        Var(y) itself (the lognormal's ``mu`` is the mean of log y; a zero-inflated
+        family's ``mu`` is the count mean, ``params["zi_prob"]`` the probability π)."""
         params = params or {}
+        if self.zero_inflated:
+            # Var = (1 − π)(V_c(μ) + π μ²) with π the zero-inflation probability.
+            pi = params.get("zi_prob", 0.0)
+            vc = self.count_family.variance(mu, params=params)
+            return (1.0 - pi) * (vc + pi * mu * mu)
         if self.name in _PARAMETERS and self.name != "gaussian":
             missing = [k for k in self.parameters if k not in params]
             if missing:
@@ -158,7 +184,8 @@ class Family:
     def mean(self, eta: np.ndarray, trials: np.ndarray | None = None,
              params: dict | None = None) -> np.ndarray:
         """E[y | η]: μ = g⁻¹(η), times the trials for binomial; exp(η + σ²/2) for the
-        lognormal (``params["sigma"]``)."""
+        lognormal (``params["sigma"]``); (1 − π) μ for a zero-inflated family given the
+        zero-inflation probabilities ``params["zi_prob"]`` (μ, the count mean, without)."""
         if self.name == "lognormal":
             if not params or "sigma" not in params:
                 raise FamilyError("the lognormal mean exp(η + σ²/2) needs sigma")
@@ -166,6 +193,8 @@ class Family:
         mu = self.link.inverse(eta)
         if self.name == "binomial" and trials is not None:
             return trials * mu
+        if self.zero_inflated and params and "zi_prob" in params:
+            return (1.0 - params["zi_prob"]) * mu
         return mu
 
     # -- deviance and log-likelihood -------------------------------------------------------

@@ -27,8 +27,16 @@ information, exactly what the Laplace approximation's determinant needs; for NEG
 STUDENT_T it can be negative in single rows (the conditional mode clips it at 0 for its
 Newton steps and takes the determinant at the observed values).
 
+The zero-inflated families (ZIPOISSON, ZINEGBIN2: y = 0 with probability π_i, else the
+Poisson or NB2 count) read the row's zero-inflation log-odds ζ_i = logit π_i from the per-row
+value that carries the binomial trials n_i (no family has both). With the count's terms
+(f_c, g_c, h_c), a positive y adds −w log(1 − π) to f; a zero has
+p(0) = π + (1 − π) e^{−f_c}, whose η-terms are g = r g_c and h = r h_c − r(1 − r) g_c² with
+r = (1 − π) e^{−f_c} / p(0), the probability that the zero is a count: h is the observed
+information and can be negative.
+
 Codes: family GAUSSIAN, BINOMIAL (bernoulli and binomial), POISSON, ORDINAL, NEGBIN2, NEGBIN1,
-GAMMA, BETA, STUDENT_T, LOGNORMAL; link IDENTITY, LOGIT, PROBIT, CLOGLOG, LOG, INVERSE.
+GAMMA, BETA, STUDENT_T, LOGNORMAL, ZIPOISSON, ZINEGBIN2; link IDENTITY, LOGIT, PROBIT, CLOGLOG, LOG, INVERSE.
 """
 
 from __future__ import annotations
@@ -38,18 +46,22 @@ import math
 import numpy as np
 from numba import njit
 
+from .special import digamma, expit, log1pexp, log_expit, log_ndtr, trigamma
+
 __all__ = ["GAUSSIAN", "BINOMIAL", "POISSON", "ORDINAL", "NEGBIN2", "NEGBIN1", "GAMMA",
-           "BETA", "STUDENT_T", "LOGNORMAL", "IDENTITY", "LOGIT", "PROBIT", "CLOGLOG", "LOG",
+           "BETA", "STUDENT_T", "LOGNORMAL", "ZIPOISSON", "ZINEGBIN2", "IDENTITY", "LOGIT", "PROBIT", "CLOGLOG", "LOG",
            "INVERSE", "codes", "digamma", "trigamma", "row_terms", "row_loglik", "row_constants",
            "log_expit", "log_ndtr", "mean_of", "ordinal_loglik_rows"]
 
 GAUSSIAN, BINOMIAL, POISSON, ORDINAL = 0, 1, 2, 3
 NEGBIN2, NEGBIN1, GAMMA, BETA, STUDENT_T, LOGNORMAL = 4, 5, 6, 7, 8, 9
+ZIPOISSON, ZINEGBIN2 = 10, 11
 IDENTITY, LOGIT, PROBIT, CLOGLOG, LOG, INVERSE = 0, 1, 2, 3, 4, 5
 _FAMILY_CODES = {"gaussian": GAUSSIAN, "bernoulli": BINOMIAL, "binomial": BINOMIAL,
                  "poisson": POISSON, "ordinal": ORDINAL, "negbinomial": NEGBIN2,
                  "negbinomial1": NEGBIN1, "gamma": GAMMA, "beta": BETA,
-                 "student_t": STUDENT_T, "lognormal": LOGNORMAL}
+                 "student_t": STUDENT_T, "lognormal": LOGNORMAL,
+                 "zero_inflated_poisson": ZIPOISSON, "zero_inflated_negbinomial": ZINEGBIN2}
 _LINK_CODES = {"identity": IDENTITY, "logit": LOGIT, "probit": PROBIT, "cloglog": CLOGLOG,
                "log": LOG, "inverse": INVERSE}
 
@@ -62,39 +74,6 @@ _INF = math.inf
 def codes(family) -> tuple[int, int]:
     """(family code, link code) of a :class:`~bayesmix.families.Family`."""
     return _FAMILY_CODES[family.name], _LINK_CODES[family.link.name]
-
-
-@njit(cache=True, inline="always")
-def _log1pexp(x):
-    if x > 0.0:
-        return x + math.log1p(math.exp(-x))
-    return math.log1p(math.exp(x))
-
-
-@njit(cache=True, inline="always")
-def log_expit(x):
-    """log(1 / (1 + e^{−x})), exact for every x."""
-    return -_log1pexp(-x)
-
-
-@njit(cache=True, inline="always")
-def _expit(x):
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
-@njit(cache=True, inline="always")
-def log_ndtr(x):
-    """log Φ(x): erfc above −30, the asymptotic series of Mills' ratio below (its
-    truncation error there is below 1e-15)."""
-    if x > -30.0:
-        return math.log(0.5 * math.erfc(-x / math.sqrt(2.0)))
-    z2 = 1.0 / (x * x)
-    series = 1.0 - z2 * (1.0 - 3.0 * z2 * (1.0 - 5.0 * z2 * (1.0 - 7.0 * z2 * (
-        1.0 - 9.0 * z2 * (1.0 - 11.0 * z2)))))
-    return -0.5 * x * x - math.log(-x) - _LOG_SQRT_2PI + math.log(series)
 
 
 @njit(cache=True, inline="always")
@@ -121,7 +100,7 @@ def mean_of(link, eta):
     if link == INVERSE:
         return 1.0 / eta
     if link == LOGIT:
-        return _expit(eta)
+        return expit(eta)
     if link == PROBIT:
         return 0.5 * math.erfc(-eta / math.sqrt(2.0))
     return -math.expm1(-math.exp(min(eta, _ETA_MAX)))
@@ -153,7 +132,7 @@ def _cdf_logs(link, z):
 def _density_slope(link, z, logf):
     """f'(z) / f(z) of the ordinal latent density."""
     if link == LOGIT:
-        return 1.0 - 2.0 * _expit(z)
+        return 1.0 - 2.0 * expit(z)
     return -z
 
 
@@ -200,43 +179,23 @@ def _ordinal(link, k, alpha, eta, w):
             -(h_ll + h_lh), -(h_lh + h_hh))
 
 
-@njit(cache=True, inline="always")
-def digamma(x):
-    """ψ(x) for x > 0: recurrence up to x ≥ 10, then the asymptotic series (relative error < 1e-12)."""
-    acc = 0.0
-    while x < 10.0:
-        acc -= 1.0 / x
-        x += 1.0
-    z = 1.0 / (x * x)
-    return acc + math.log(x) - 0.5 / x - z * (1.0 / 12.0 - z * (1.0 / 120.0 - z * (
-        1.0 / 252.0 - z * (1.0 / 240.0 - z * (1.0 / 132.0)))))
-
-
-@njit(cache=True, inline="always")
-def trigamma(x):
-    """ψ'(x) for x > 0, as :func:`digamma`."""
-    acc = 0.0
-    while x < 10.0:
-        acc += 1.0 / (x * x)
-        x += 1.0
-    z = 1.0 / (x * x)
-    return acc + 1.0 / x + 0.5 * z + (1.0 / x) * z * (1.0 / 6.0 - z * (1.0 / 30.0 - z * (
-        1.0 / 42.0 - z * (1.0 / 30.0 - z * (5.0 / 66.0)))))
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _dispersion_terms(fam, link, y, eta, w, alpha):
     """(f, g, h) of the families with a dispersion or shape parameter (see the module
-    docstring); h is the observed information."""
+    docstring); h is the observed information. Parameters that under- or overflowed (0 or
+    inf, from far in the tails of an integration) leave the row outside the domain."""
+    for j in range(alpha.shape[0]):
+        if not (alpha[j] > 0.0 and alpha[j] < _INF):
+            return _INF, 0.0, 0.0
     if fam == NEGBIN2:
         if eta > _ETA_MAX:
             return _INF, 0.0, 0.0
         phi = alpha[0]
         lp = math.log(phi)
         t = eta - lp
-        s = _expit(t)
+        s = expit(t)
         f = -w * (math.lgamma(y + phi) - math.lgamma(phi) + phi * lp + y * eta
-                  - (y + phi) * (lp + _log1pexp(t)))
+                  - (y + phi) * (lp + log1pexp(t)))
         return f, w * ((y + phi) * s - y), w * (y + phi) * s * (1.0 - s)
     if fam == NEGBIN1:
         if eta > _ETA_MAX:
@@ -265,7 +224,7 @@ def _dispersion_terms(fam, link, y, eta, w, alpha):
                 w * a / (eta * eta))
     if fam == BETA:
         phi = alpha[0]
-        m = _expit(eta)
+        m = expit(eta)
         a, b = m * phi, (1.0 - m) * phi
         if a <= 0.0 or b <= 0.0:
             return _INF, 0.0, 0.0
@@ -286,14 +245,41 @@ def _dispersion_terms(fam, link, y, eta, w, alpha):
     return f, -w * (nu + 1.0) * r / q, w * (nu + 1.0) * (v - r * r) / (q * q)
 
 
+@njit(cache=True, error_model="numpy")
+def _zero_inflated(fam, y, eta, zeta, w, alpha):
+    """(f, g, h) of a zero-inflated Poisson or NB2 row with zero-inflation log-odds ζ."""
+    if fam == ZIPOISSON:
+        if eta > _ETA_MAX:
+            return _INF, 0.0, 0.0
+        m = math.exp(eta)
+        fc, gc, hc = m - y * eta, m - y, m
+    else:
+        fc, gc, hc = _dispersion_terms(NEGBIN2, LOG, y, eta, 1.0, alpha)
+        if fc == _INF:
+            return _INF, 0.0, 0.0
+    log_pi, log_1mpi = log_expit(zeta), log_expit(-zeta)
+    if y > 0.0:
+        return w * (fc - log_1mpi), w * gc, w * hc
+    a, b = log_pi, log_1mpi - fc  # log π, log((1 − π) p_c(0))
+    top = max(a, b)
+    logp = top + math.log(math.exp(a - top) + math.exp(b - top))
+    r = math.exp(b - logp)
+    return -w * logp, w * r * gc, w * (r * hc - r * (1.0 - r) * gc * gc)
+
+
 @njit(cache=True)
 def row_terms(fam, link, y, eta, n, w, sigma2, alpha):
     """(f, g, h, lo, hi, f_lo, f_hi, h_lo,lo, h_lo,hi, h_hi,hi, h_η,lo, h_η,hi) of one row.
 
     ``lo``/``hi`` are threshold indices (−1 when absent: always outside the ordinal
     family); f is +inf where η is outside the family's domain (a log-link mean that
-    overflows, a non-positive identity-link Poisson mean, thresholds out of order).
+    overflows, a non-positive identity-link Poisson mean, thresholds out of order). ``n``
+    is the binomial trials, or ζ, the zero-inflation log-odds, of the zero-inflated
+    families.
     """
+    if fam >= ZIPOISSON:
+        f, g, h = _zero_inflated(fam, y, eta, n, w, alpha)
+        return f, g, h, -1, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     if fam >= NEGBIN2 and fam != LOGNORMAL:
         f, g, h = _dispersion_terms(fam, link, y, eta, w, alpha)
         return f, g, h, -1, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
@@ -369,15 +355,15 @@ def ordinal_loglik_rows(link, codes, eta, alpha, out):
 
 def row_constants(fam: int, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
     """c_i of every row: log C(n, y) (binomial with trials), −log y! (Poisson, negative
-    binomials), −log y (gamma, lognormal), −log y − log(1 − y) (beta), 0 otherwise (a
-    Bernoulli row's log C(1, y) is 0)."""
+    binomials and their zero-inflated forms), −log y (gamma, lognormal), −log y − log(1 − y)
+    (beta), 0 otherwise (a Bernoulli row's log C(1, y) is 0)."""
     from scipy.special import gammaln
 
     y = np.asarray(y, dtype=float)
     if fam == BINOMIAL and trials is not None:
         n = np.asarray(trials, dtype=float)
         return gammaln(n + 1) - gammaln(y + 1) - gammaln(n - y + 1)
-    if fam in (POISSON, NEGBIN2, NEGBIN1):
+    if fam in (POISSON, NEGBIN2, NEGBIN1, ZIPOISSON, ZINEGBIN2):
         return -gammaln(y + 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         if fam in (GAMMA, LOGNORMAL):

@@ -49,20 +49,97 @@ class ModelColumns:
         For each formula term (in formulaic's order), its label and its column indices.
     spec : formulaic.ModelSpec
         Replays the same encoding (levels, stateful transforms such as ``scale``) on new data.
+    rhs : str
+        The right-hand side, for messages.
+    columns : tuple of str
+        The data columns it uses.
+    levels : mapping column → tuple
+        The levels of every categorical column used (categories of a Categorical, else the
+        sorted distinct values), as fitted.
+    what : str
+        What the columns are ("fixed effects", ...), for messages.
     """
 
     values: np.ndarray
     names: tuple[str, ...]
     term_columns: tuple[tuple[str, tuple[int, ...]], ...]
     spec: Any
+    rhs: str = ""
+    columns: tuple[str, ...] = ()
+    levels: Mapping[str, tuple] | None = None
+    what: str = "fixed effects"
 
     def on(self, data: pd.DataFrame, context: Mapping[str, Any] | None = None) -> np.ndarray:
-        """This encoding evaluated on other rows (levels and ``scale`` centres kept)."""
+        """This encoding evaluated on other rows (levels and ``scale`` centres kept).
+
+        A column the encoding uses must be present; a categorical column's values must be
+        fitted levels, matched by their text (``1`` matches the level ``"1"``, as R's
+        ``predict`` matches factor labels); anything else is a DataError naming the column
+        and the unseen levels (never the reference level in their place).
+        """
+        missing = [c for c in self.columns if c not in data.columns]
+        if missing:
+            raise DataError(
+                f"new data lacks the column(s) {', '.join(map(repr, missing))} used by the "
+                f"{self.what} '{self.rhs}'"
+            )
+        data = _with_fitted_levels(data, self.levels or {}, self.what)
         try:
             mm = self.spec.get_model_matrix(data, context=_context(context))
         except FormulaicError as exc:
             raise DataError(f"cannot rebuild model columns on new data: {_clean(exc)}") from None
         return np.asarray(mm, dtype=float)
+
+
+def _is_categorical(column: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(column.dtype)
+                and not pd.api.types.is_bool_dtype(column.dtype))
+
+
+def _levels_of(data: pd.DataFrame, columns) -> dict[str, tuple]:
+    out = {}
+    for c in columns:
+        col = data[c]
+        if not _is_categorical(col):
+            continue
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            out[c] = tuple(col.cat.categories)
+        else:
+            values = pd.unique(col.dropna())
+            try:
+                values = sorted(values)
+            except TypeError:
+                values = sorted(values, key=str)
+            out[c] = tuple(values)
+    return out
+
+
+def _with_fitted_levels(data: pd.DataFrame, levels: Mapping[str, tuple],
+                        what: str) -> pd.DataFrame:
+    """``data`` with every categorical column as a Categorical of its fitted levels."""
+    replaced = {}
+    for c, fitted in levels.items():
+        col = data[c]
+        by_label = {str(v): v for v in fitted}
+        labels = col.astype(object).where(col.notna(), None)
+        text = labels.map(lambda v: None if v is None else str(v))
+        unseen = pd.unique(text[text.notna() & ~text.isin(list(by_label))])
+        if len(unseen):
+            shown = ", ".join(map(repr, unseen[:10])) + (" …" if len(unseen) > 10 else "")
+            raise DataError(
+                f"column {c!r} of the new data has level(s) {shown} not seen when fitting "
+                f"(the {what} know {', '.join(map(repr, list(by_label)[:20]))}); a fixed "
+                "effect has no estimate for an unseen level — drop or recode those rows"
+            )
+        replaced[c] = pd.Categorical(text.map(by_label), categories=list(fitted),
+                                     ordered=isinstance(col.dtype, pd.CategoricalDtype)
+                                     and col.dtype.ordered)
+    if not replaced:
+        return data
+    out = data.copy()
+    for c, v in replaced.items():
+        out[c] = pd.Series(v, index=data.index)
+    return out
 
 
 def _context(context: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -176,7 +253,9 @@ def model_columns(
     terms = tuple(
         (str(s.term), tuple(index[c] for c in s.columns)) for s in mm.model_spec.structure
     )
-    return ModelColumns(values, names, terms, mm.model_spec)
+    used = tuple(columns_used(rhs, data))
+    return ModelColumns(values, names, terms, mm.model_spec, rhs, used,
+                        _levels_of(data, used), what)
 
 
 def _as_our_error(exc: Exception, rhs: str, data: pd.DataFrame, what: str) -> Exception:

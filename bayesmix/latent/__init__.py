@@ -15,11 +15,13 @@ parameters around it; ``map`` fixes them and calls it once.
 The family maths is :mod:`bayesmix.families.kernels`; the linear algebra :mod:`bayesmix.linalg`.
 """
 
-from .field import FieldState, LatentField, latent_field, new_state, set_theta
+from .field import (FieldState, LatentField, latent_field, new_state, set_theta,
+                    set_zero_inflation)
 from .mode import Mode, conditional_mode
 from .newton import NewtonResult, newton
 from .pls import BetaPrior, PLSSolution, solve_pls
 
-__all__ = ["LatentField", "FieldState", "latent_field", "new_state", "set_theta", "Mode",
+__all__ = ["LatentField", "FieldState", "latent_field", "new_state", "set_theta",
+           "set_zero_inflation", "Mode",
            "conditional_mode", "newton", "NewtonResult", "BetaPrior", "PLSSolution",
            "solve_pls"]

@@ -11,7 +11,7 @@ from numba import njit
 
 from ..families.kernels import row_terms
 
-__all__ = ["eta_terms", "terms_at", "threshold_cross"]
+__all__ = ["eta_terms", "terms_at", "threshold_cross", "row_f"]
 
 
 @njit(cache=True, nogil=True)
@@ -72,3 +72,14 @@ def threshold_cross(fam, link, y, trials, pw, alpha, eta, out):
             out[i, t[3]] += t[10]
         if t[4] >= 0:
             out[i, t[4]] += t[11]
+
+
+@njit(cache=True, nogil=True)
+def row_f(fam, link, y, trials, pw, alpha, eta, out):
+    """out[i] = f_i(η_i), the row's term of the negative log-likelihood (no constants)."""
+    n = y.shape[0]
+    has_n = trials.shape[0] > 0
+    has_w = pw.shape[0] > 0
+    for i in range(n):
+        out[i] = row_terms(fam, link, y[i], eta[i], trials[i] if has_n else 1.0,
+                           pw[i] if has_w else 1.0, 1.0, alpha)[0]

@@ -19,7 +19,8 @@ from ..design import Design
 from ..families import kernels as fk
 from ..linalg import Factor, ZStructure, analyze, z_structure
 
-__all__ = ["LatentField", "FieldState", "latent_field", "new_state", "set_theta"]
+__all__ = ["LatentField", "FieldState", "latent_field", "new_state", "set_theta",
+           "set_zero_inflation"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +48,8 @@ class LatentField:
     log_jacobian : float
         Σ log |dz/dy| when the field models z = log y (the lognormal family, fitted as the
         Gaussian family on log y); 0 otherwise.
+    X_zi : ndarray (n, m) or None
+        The zero-inflation model matrix of a zero-inflated family (ζ = X_zi γ).
 
     The lognormal family enters as the Gaussian family on y = log(response): every
     Gaussian computation applies, and the Jacobian completes its log-likelihood.
@@ -65,6 +68,7 @@ class LatentField:
     const: np.ndarray
     n_cut: int
     log_jacobian: float = 0.0
+    X_zi: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -94,11 +98,21 @@ class LatentField:
         """Σ w_i c_i: what the kernels' f leaves out of −log p(y | x)."""
         return float(np.sum(self.const if self.weights is None else self.weights * self.const))
 
-    def kernel_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """(trials, weights) as the numba kernels take them (empty: 1 for every row)."""
+    @property
+    def zero_inflated(self) -> bool:
+        return self.X_zi is not None
+
+    def kernel_arrays(self, zeta: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(per-row value, weights) as the numba kernels take them (empty: 1 for every row):
+        the trials, or for a zero-inflated family ζ, its zero-inflation log-odds."""
         empty = np.zeros(0)
-        return (empty if self.trials is None else self.trials,
-                empty if self.weights is None else self.weights)
+        if self.zero_inflated:
+            if zeta is None:
+                raise ValueError("a zero-inflated field needs ζ (FieldState.zeta)")
+            first = zeta
+        else:
+            first = empty if self.trials is None else self.trials
+        return first, empty if self.weights is None else self.weights
 
 
 def latent_field(design: Design, factorization: str = "auto") -> LatentField:
@@ -120,6 +134,7 @@ def latent_field(design: Design, factorization: str = "auto") -> LatentField:
         trials=trials, structure=z_structure(design), factorization=factorization,
         family=family, link=link, const=fk.row_constants(family, y, trials), n_cut=n_cut,
         log_jacobian=log_jacobian,
+        X_zi=None if design.X_zi is None else np.ascontiguousarray(design.X_zi, dtype=float),
     )
 
 
@@ -144,6 +159,9 @@ class FieldState:
         ordinal thresholds, or the family's parameters (φ; σ and ν for Student-t).
     evaluations : int
         Mode computations so far.
+    zi_coef, zeta : ndarray or None
+        A zero-inflated family's coefficients γ and the rows' log-odds ζ = X_zi γ, held
+        fixed by the mode computations (:func:`set_zero_inflation`).
     """
 
     field: LatentField
@@ -154,6 +172,12 @@ class FieldState:
     beta: np.ndarray
     family_params: np.ndarray
     evaluations: int = 0
+    zi_coef: np.ndarray | None = None
+    zeta: np.ndarray | None = None
+
+    def kernel_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The field's kernel arrays at this state's ζ."""
+        return self.field.kernel_arrays(self.zeta)
 
 
 def new_state(field: LatentField, theta: np.ndarray | None = None) -> FieldState:
@@ -161,9 +185,20 @@ def new_state(field: LatentField, theta: np.ndarray | None = None) -> FieldState
     design = field.design
     theta = design.theta_init if theta is None else np.asarray(theta, dtype=float)
     factor = analyze(field.structure, method=field.factorization)
-    return FieldState(field, factor, theta.copy(), design.Z_Lambda(theta),
-                      np.zeros(field.q), np.zeros(field.p),
-                      np.ones(field.n_cut or len(field.design.family.kernel_parameters)))
+    state = FieldState(field, factor, theta.copy(), design.Z_Lambda(theta),
+                       np.zeros(field.q), np.zeros(field.p),
+                       np.ones(field.n_cut or len(field.design.family.kernel_parameters)))
+    if field.zero_inflated:
+        set_zero_inflation(state, np.zeros(field.X_zi.shape[1]))
+    return state
+
+
+def set_zero_inflation(state: FieldState, gamma: np.ndarray) -> FieldState:
+    """Move a zero-inflated state to the coefficients γ (ζ = X_zi γ)."""
+    gamma = np.asarray(gamma, dtype=float)
+    state.zi_coef = gamma.copy()
+    state.zeta = np.ascontiguousarray(state.field.X_zi @ gamma)
+    return state
 
 
 def set_theta(state: FieldState, theta: np.ndarray) -> FieldState:

@@ -93,11 +93,12 @@ class _FactorSystem:
         self.state = state
         # Families whose observed information can be negative in single rows: the Newton
         # steps use it clipped at 0 (H stays ⪰ I, a descent direction).
-        self.clip = state.field.family in (fk.NEGBIN1, fk.BETA, fk.STUDENT_T)
+        self.clip = state.field.family in (fk.NEGBIN1, fk.BETA, fk.STUDENT_T, fk.ZIPOISSON,
+                                           fk.ZINEGBIN2)
         self.fixed_beta = fixed_beta
         self.prior = prior
         f = state.field
-        self.trials, self.pw = f.kernel_arrays()
+        self.trials, self.pw = state.kernel_arrays()
         self.eta, self.w, self.score = np.empty(f.n), np.empty(f.n), np.empty(f.n)
         self.F_data = np.inf
         self.RX = self.RZX = None

@@ -83,6 +83,10 @@ class Estimates:
         ``nu`` of Student-t), by :attr:`Family.kernel_parameters`.
     family_params_se : dict name → float, or None
         Their standard errors, when the backend computes them.
+    zi_coef : ndarray (m,) or None
+        Zero-inflation coefficients γ (logit π = X_zi γ).
+    zi_coef_cov : ndarray (m, m) or None
+        Their covariance.
     """
 
     beta: np.ndarray
@@ -94,6 +98,8 @@ class Estimates:
     theta: np.ndarray | None = None
     family_params: dict | None = None
     family_params_se: dict | None = None
+    zi_coef: np.ndarray | None = None
+    zi_coef_cov: np.ndarray | None = None
 
     def term(self, label: str) -> TermEstimate:
         for t in self.terms:
@@ -106,6 +112,12 @@ class Estimates:
         if self.beta_cov is None:
             return None
         return np.sqrt(np.clip(np.diag(self.beta_cov), 0, None))
+
+    @property
+    def zi_coef_se(self) -> np.ndarray | None:
+        if self.zi_coef_cov is None:
+            return None
+        return np.sqrt(np.clip(np.diag(self.zi_coef_cov), 0, None))
 
     def to_dataset(self, design, coords=None):
         """The estimates as an xarray Dataset with the shared names and dims (the ``mode``
@@ -126,6 +138,12 @@ class Estimates:
             if self.cutpoints_cov is not None:
                 data["cutpoints_cov"] = ([naming.CUTPOINT, naming.CUTPOINT + "2"],
                                          self.cutpoints_cov)
+        if self.zi_coef is not None:
+            data[naming.BETA_ZI] = ([naming.ZI_COEF], self.zi_coef)
+            extra[naming.ZI_COEF + "2"] = list(design.zi_names)
+            if self.zi_coef_cov is not None:
+                data["beta_zi_cov"] = ([naming.ZI_COEF, naming.ZI_COEF + "2"],
+                                       self.zi_coef_cov)
         for name, value in (self.family_params or {}).items():
             data[name] = ([], float(value))
         for name, value in (self.family_params_se or {}).items():
@@ -173,4 +191,5 @@ class Estimates:
         return cls(beta=ds[naming.BETA].values, beta_cov=get("beta_cov"),
                    sigma=None if sigma is None else float(sigma), terms=tuple(terms),
                    cutpoints=get(naming.CUTPOINTS), cutpoints_cov=get("cutpoints_cov"),
-                   theta=get("theta"), family_params=params, family_params_se=ses)
+                   theta=get("theta"), family_params=params, family_params_se=ses,
+                   zi_coef=get(naming.BETA_ZI), zi_coef_cov=get("beta_zi_cov"))

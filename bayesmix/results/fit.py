@@ -13,7 +13,7 @@ import pandas as pd
 from ..spec import ModelSpec
 from .estimates import MODE_GROUP, Estimates
 from .predict import predict as _predict
-from .tables import fixef_table, ranef_table, thresholds_table, varcorr_table
+from .tables import fixef_table, ranef_table, thresholds_table, varcorr_table, zi_fixef_table
 
 if TYPE_CHECKING:
     import arviz as az
@@ -145,6 +145,11 @@ class Fit:
     def fixef(self) -> pd.DataFrame:
         """Fixed effects: ``estimate``, ``std_error`` (and HDI, ESS, r_hat for draws)."""
         return fixef_table(self)
+
+    def zi_fixef(self) -> pd.DataFrame:
+        """Zero-inflation coefficients γ (logit π = X_zi γ) of a zero-inflated family, as
+        :meth:`fixef` (glmmTMB's ``fixef(m)$zi``)."""
+        return zi_fixef_table(self)
 
     def varcorr(self) -> pd.DataFrame:
         """SDs, correlations and σ: columns ``group``, ``term``, ``term2``, ``kind``,

@@ -1,7 +1,7 @@
 """The pointwise log-likelihood of posterior draws: one function for every backend.
 
 From draws under the shared names (``beta``, ``b_<label>``, ``sigma``, ``cutpoints``, ``phi``,
-``nu``) it
+``nu``, ``beta_zi``) it
 computes η = offset + Xβ + Zb per row and draw and log p(y_i | η_i) through the families' row
 kernel (:func:`bayesmix.families.kernels.row_loglik`): R's constants included, exact in the
 tails (no clipped μ), prior weights as in the model (precision weights for the Gaussian
@@ -28,8 +28,10 @@ _BLOCK_VALUES = 4_000_000
 
 @nb.njit(parallel=True, cache=True)
 def _loglik_rows(fam, link, y, trials, w, const, sigma, alpha, zdata, zcols, width, X,
-                 offset, Bt, Bz, out):
-    """out[s, i] = log p(y_i | η_is), η = offset + Xβ_s + Z b_s, rows in parallel blocks.
+                 offset, Bt, Bz, Xzi, Gt, out):
+    """out[s, i] = log p(y_i | η_is), η = offset + Xβ_s + Z b_s, rows in parallel blocks;
+    for a zero-inflated family the row's ζ_is = X_zi γ_s (``Xzi`` n × m, ``Gt`` m × S)
+    takes the trials' place.
 
     ``Bt`` (p × S) and ``Bz`` (q × S) hold the draws draw-minor, so the inner loops over draws
     are contiguous; each block of rows is transposed into ``out`` (S × n) at its end.
@@ -45,6 +47,8 @@ def _loglik_rows(fam, link, y, trials, w, const, sigma, alpha, zdata, zcols, wid
         i1 = min(n, i0 + block)
         buf = np.empty((i1 - i0, S))
         eta = np.empty(S)
+        zeta = np.empty(S)
+        m_zi = Xzi.shape[1]
         for i in range(i0, i1):
             o = offset[i] if has_off else 0.0
             for s in range(S):
@@ -61,8 +65,16 @@ def _loglik_rows(fam, link, y, trials, w, const, sigma, alpha, zdata, zcols, wid
                     eta[s] += z * Bz[c, s]
             ni = trials[i] if has_n else 1.0
             wi = w[i] if has_w else 1.0
+            if m_zi > 0:
+                for s in range(S):
+                    zeta[s] = 0.0
+                for k in range(m_zi):
+                    xk = Xzi[i, k]
+                    for s in range(S):
+                        zeta[s] += xk * Gt[k, s]
             for s in range(S):
-                buf[i - i0, s] = fk.row_loglik(fam, link, y[i], eta[s], ni, wi, sigma[s],
+                buf[i - i0, s] = fk.row_loglik(fam, link, y[i], eta[s],
+                                               zeta[s] if m_zi > 0 else ni, wi, sigma[s],
                                                alpha[s], const[i])
         for s in range(S):
             for i in range(i0, i1):
@@ -109,6 +121,11 @@ def pointwise_loglik(design, posterior: Mapping[str, np.ndarray]) -> np.ndarray:
         for k, name in enumerate(design.family.kernel_parameters):
             alpha[:, k] = _flat(posterior, name, total)
     X = np.ascontiguousarray(design.X, dtype=float)
+    if design.X_zi is not None:
+        Xzi = np.ascontiguousarray(design.X_zi, dtype=float)
+        flat_gamma = _flat(posterior, naming.BETA_ZI, total)
+    else:
+        Xzi, flat_gamma = np.zeros((n, 0)), np.zeros((total, 0))
     Z = design.Z
     width = int(Z.indptr[1] - Z.indptr[0]) if n and design.q else 0
     zdata = np.ascontiguousarray(Z.data, dtype=float) if width else np.zeros(0)
@@ -123,6 +140,6 @@ def pointwise_loglik(design, posterior: Mapping[str, np.ndarray]) -> np.ndarray:
         block = np.empty((sl.stop - sl.start, n))
         _loglik_rows(fam, link, y, trials, w, const, np.ascontiguousarray(sigma[sl]),
                      np.ascontiguousarray(alpha[sl]), zdata, zcols, width, X, offset, Bt,
-                     Bz, block)
+                     Bz, Xzi, np.ascontiguousarray(flat_gamma[sl].T), block)
         out[sl] = block
     return out.reshape(chains, draws, n)

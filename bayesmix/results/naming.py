@@ -11,6 +11,8 @@ variable               dims (after chain, draw)                meaning
                                                                negbinomial1, gamma, beta)
 ``nu``                 ()                                      degrees of freedom (Student-t)
 ``cutpoints``          (``cutpoint``,)                         ordinal thresholds α
+``beta_zi``            (``zi_coef``,)                          zero-inflation coefficients
+                                                               γ (logit π = X_zi γ)
 ``sd_<label>``         (``<label>_term``,)                     SDs of a term's columns
 ``cor_<label>``        (``<label>_term``, ``<label>_term2``)   correlation matrix
 ``b_<label>``          (``<label>_level``, ``<label>_term``)   random effects b
@@ -35,6 +37,8 @@ __all__ = [
     "COEF",
     "OBS",
     "CUTPOINT",
+    "BETA_ZI",
+    "ZI_COEF",
     "sd_var",
     "cor_var",
     "b_var",
@@ -48,6 +52,7 @@ __all__ = [
 
 BETA, SIGMA, CUTPOINTS, Y = "beta", "sigma", "cutpoints", "y"
 COEF, OBS, CUTPOINT = "coef", "obs", "cutpoint"
+BETA_ZI, ZI_COEF = "beta_zi", "zi_coef"
 
 
 def sd_var(label: str) -> str:
@@ -87,6 +92,8 @@ def dims(design: Design) -> dict[str, list[str]]:
         out[name] = []
     if design.family.name == "ordinal":
         out[CUTPOINTS] = [CUTPOINT]
+    if design.X_zi is not None:
+        out[BETA_ZI] = [ZI_COEF]
     for t in design.terms:
         out[sd_var(t.label)] = [term_dim(t.label)]
         if t.correlated:
@@ -109,6 +116,8 @@ def coords(design: Design) -> dict[str, np.ndarray | list]:
     }
     if design.family.name == "ordinal":
         out[CUTPOINT] = cutpoint_labels(design)
+    if design.X_zi is not None:
+        out[ZI_COEF] = list(design.zi_names)
     for t in design.terms:
         out[term_dim(t.label)] = list(t.columns)
         if t.correlated:

@@ -59,8 +59,9 @@ def predict(
         Rows to predict; the fitted rows when omitted.
     kind : {"response", "link"}
         μ = E[y | η] (probabilities for bernoulli/binomial, expected counts for poisson and
-        the negative binomials, exp(η + σ²/2) for the lognormal, category probabilities
-        for ordinal) or η.
+        the negative binomials, (1 − π) μ with the zero-inflation probability π for the
+        zero-inflated families, exp(η + σ²/2) for the lognormal, category probabilities
+        for ordinal) or η (of the count part for the zero-inflated families).
     include_random : bool
         Add the random effects (True) or predict at the population level (False).
     allow_new_levels : bool
@@ -74,11 +75,11 @@ def predict(
         raise BayesmixError(f"kind must be 'response' or 'link', not {kind!r}")
     design = fit.design
     if newdata is None:
-        X, offset, rows = design.X, design.offset, design.rows
+        X, offset, rows, X_zi = design.X, design.offset, design.rows, design.X_zi
         parts = [(t.codes, t.X) for t in design.terms]
     else:
         nd = new_data(design, newdata, allow_new_levels=allow_new_levels)
-        X, offset, rows = nd.X, nd.offset, nd.rows
+        X, offset, rows, X_zi = nd.X, nd.offset, nd.rows, nd.X_zi
         parts = [(nd.codes[t.label], nd.term_X[t.label]) for t in design.terms]
     if not include_random:
         parts = []
@@ -86,18 +87,20 @@ def predict(
     fam = design.family
     ordinal = fam.name == "ordinal"
 
-    def response(eta, cut, sigma):
+    def response(eta, cut, sigma, gamma):
         if ordinal:
             return _ordinal_probs(eta, cut)
         if fam.name == "lognormal":
             return fam.mean(eta, params={"sigma": sigma})
+        if X_zi is not None:
+            return fam.mean(eta, params={"zi_prob": special.expit(X_zi @ gamma)})
         return fam.link.inverse(eta)
 
     lognormal = fam.name == "lognormal"
     if fit.estimates is not None:
         est = fit.estimates
         eta = _eta(X, offset, parts, est.beta, [est.term(lb).b for lb in labels])
-        out = eta if kind == "link" else response(eta, est.cutpoints, est.sigma)
+        out = eta if kind == "link" else response(eta, est.cutpoints, est.sigma, est.zi_coef)
     else:
         post = fit.idata.posterior
         beta = post[naming.BETA].values.reshape(-1, design.p)
@@ -105,11 +108,14 @@ def predict(
         bs = [b.reshape(-1, *b.shape[2:]) for b in bs]
         cuts = (post[naming.CUTPOINTS].values.reshape(beta.shape[0], -1) if ordinal else None)
         sigmas = post[naming.SIGMA].values.reshape(-1) if lognormal else None
+        gammas = (post[naming.BETA_ZI].values.reshape(beta.shape[0], -1)
+                  if X_zi is not None else None)
         total = None
         for s in range(beta.shape[0]):
             eta = _eta(X, offset, parts, beta[s], [b[s] for b in bs])
             value = eta if kind == "link" else response(
-                eta, cuts[s] if ordinal else None, sigmas[s] if lognormal else None)
+                eta, cuts[s] if ordinal else None, sigmas[s] if lognormal else None,
+                gammas[s] if gammas is not None else None)
             total = value if total is None else total + value
         out = total / beta.shape[0]
     if ordinal and kind == "response":

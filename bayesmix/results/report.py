@@ -46,6 +46,8 @@ def report(fit: Fit) -> str:
     lines.append(status)
     lines += ["", "Variance components:", _fmt(fit.varcorr()), "", "Fixed effects:",
               _fmt(fit.fixef())]
+    if d.X_zi is not None:
+        lines += ["", f"Zero-inflation (logit π, {d.zi_formula}):", _fmt(fit.zi_fixef())]
     if d.family.name == "ordinal":
         lines += ["", "Thresholds:", _fmt(fit.thresholds())]
     if info.messages:

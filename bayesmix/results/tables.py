@@ -18,7 +18,8 @@ from . import naming
 if TYPE_CHECKING:
     from .fit import Fit
 
-__all__ = ["fixef_table", "varcorr_table", "ranef_table", "thresholds_table"]
+__all__ = ["fixef_table", "zi_fixef_table", "varcorr_table", "ranef_table",
+           "thresholds_table"]
 
 HDI_PROB = 0.94
 _POSTERIOR_COLS = {
@@ -65,23 +66,42 @@ def _posterior_summary(fit: Fit, var: str) -> pd.DataFrame:
     return table
 
 
-def fixef_table(fit: Fit) -> pd.DataFrame:
-    """One row per fixed effect, indexed by coefficient name."""
-    design = fit.design
+def _coef_table(fit: Fit, names, var: str, estimate, cov, index_name: str) -> pd.DataFrame:
     if fit.estimates is not None:
-        est = fit.estimates
-        se = est.beta_se
-        table = pd.DataFrame({"estimate": est.beta}, index=pd.Index(design.x_names, name="coef"))
-        if se is not None:
+        table = pd.DataFrame({"estimate": estimate}, index=pd.Index(names, name=index_name))
+        if cov is not None:
+            se = np.sqrt(np.clip(np.diag(cov), 0, None))
             table["std_error"] = se
             with np.errstate(divide="ignore", invalid="ignore"):
-                table["statistic"] = est.beta / se
+                table["statistic"] = estimate / se
         else:
             table["std_error"] = np.nan
         return table
-    table = _posterior_summary(fit, naming.BETA)
-    table.index = pd.Index(design.x_names, name="coef")
+    table = _posterior_summary(fit, var)
+    table.index = pd.Index(names, name=index_name)
     return table
+
+
+def fixef_table(fit: Fit) -> pd.DataFrame:
+    """One row per fixed effect, indexed by coefficient name."""
+    est = fit.estimates
+    return _coef_table(fit, fit.design.x_names, naming.BETA,
+                       None if est is None else est.beta,
+                       None if est is None else est.beta_cov, "coef")
+
+
+def zi_fixef_table(fit: Fit) -> pd.DataFrame:
+    """One row per zero-inflation coefficient (logit scale), indexed by column name."""
+    design = fit.design
+    if design.X_zi is None:
+        raise BayesmixError(
+            f"zero-inflation coefficients exist for zero-inflated families only (zi=... with "
+            f"poisson or negbinomial), not {design.family.name}"
+        )
+    est = fit.estimates
+    return _coef_table(fit, design.zi_names, naming.BETA_ZI,
+                       None if est is None else est.zi_coef,
+                       None if est is None else est.zi_coef_cov, "zi_coef")
 
 
 def thresholds_table(fit: Fit) -> pd.DataFrame:

@@ -24,6 +24,9 @@ negbinomial1, gamma,     (NB2's size, NB1's dispersion, gamma's shape, beta's pr
 beta)
 nu (student_t)           Gamma(2, 0.1)                   (brms' default, Juárez & Steel)
 ordinal cutpoints        Normal(0, 5) each, on the logit scale (ordered)
+zero-inflation           as the coefficients above on the logit scale (s = 1), the
+coefficient              intercept centred at 0 (π = ½): Normal(0, 2.5 / s_j) for a slope,
+``zi_<column>``          Normal(0, 2.5 √(1 + Σ_j (x̄_j / s_j)²)) for the intercept
 =======================  ==================================================================
 
 A column with no spread (s_j = 0) uses s_j = 1. The priors used are recorded in every
@@ -37,13 +40,14 @@ import numpy as np
 from ..design import Design
 from .priors import LKJ, Exponential, Gamma, HalfNormal, LogNormal, Normal, Prior
 
-__all__ = ["default_priors", "response_scale", "residual_scale"]
+__all__ = ["default_priors", "response_scale", "residual_scale", "ZI_PREFIX"]
 
 WIDTH = 2.5
 LKJ_ETA = 2.0
 CUTPOINT_SD = 5.0
 PHI_PRIOR = LogNormal(0.0, 2.5)
 NU_PRIOR = Gamma(2.0, 0.1)
+ZI_PREFIX = "zi_"
 
 
 def _sd(values: np.ndarray) -> float:
@@ -104,20 +108,7 @@ def default_priors(design: Design) -> dict[str, Prior]:
     Names are those of :func:`bayesmix.spec.parameter_names`.
     """
     s = response_scale(design)
-    out: dict[str, Prior] = {}
-    implied = 0.0
-    for j, name in enumerate(design.x_names):
-        if name == "(Intercept)":
-            continue
-        mean, sd = _spread(design.X[:, j])
-        if sd == 0.0:
-            sd = 1.0
-        out[name] = Normal(0.0, WIDTH * s / sd)
-        implied += (mean / sd) ** 2
-    if "(Intercept)" in design.x_names:
-        out["(Intercept)"] = Normal(_link_mean(design), WIDTH * s * np.sqrt(1.0 + implied))
-    # Preserve X's column order.
-    out = {name: out[name] for name in design.x_names}
+    out = _coefficient_priors(design.X, design.x_names, s, _link_mean(design))
     for t in design.terms:
         for c, col in enumerate(t.columns):
             _, sd = _spread(t.X[:, c])
@@ -134,4 +125,24 @@ def default_priors(design: Design) -> dict[str, Prior]:
             out["nu"] = NU_PRIOR
     if design.family.name == "ordinal":
         out["cutpoints"] = Normal(0.0, CUTPOINT_SD)
+    if design.X_zi is not None:
+        zi = _coefficient_priors(design.X_zi, design.zi_names, 1.0, 0.0)
+        out.update({ZI_PREFIX + name: prior for name, prior in zi.items()})
     return out
+
+
+def _coefficient_priors(X: np.ndarray, names, s: float, intercept_mean: float) -> dict:
+    """The autoscaled priors of the columns of X, in column order (the table above)."""
+    out: dict[str, Prior] = {}
+    implied = 0.0
+    for j, name in enumerate(names):
+        if name == "(Intercept)":
+            continue
+        mean, sd = _spread(X[:, j])
+        if sd == 0.0:
+            sd = 1.0
+        out[name] = Normal(0.0, WIDTH * s / sd)
+        implied += (mean / sd) ** 2
+    if "(Intercept)" in names:
+        out["(Intercept)"] = Normal(intercept_mean, WIDTH * s * np.sqrt(1.0 + implied))
+    return {name: out[name] for name in names}

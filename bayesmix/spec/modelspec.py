@@ -8,10 +8,12 @@ Parameters are named as users read them:
 - ``"cor(<term>)"`` for the correlations of a correlated term (an LKJ prior);
 - ``"sigma"`` (residual SD of the gaussian and lognormal families, scale of Student-t),
   ``"phi"`` (dispersion, shape or precision of negbinomial, negbinomial1, gamma, beta),
-  ``"nu"`` (Student-t's degrees of freedom) and ``"cutpoints"`` (ordinal thresholds).
+  ``"nu"`` (Student-t's degrees of freedom) and ``"cutpoints"`` (ordinal thresholds);
+- ``"zi_<column>"`` for a zero-inflation coefficient (``"zi_(Intercept)"``, ``"zi_minedno"``;
+  logit scale).
 
 Priors can also be set by role: ``"fixed"`` (all fixed effects but the intercept),
-``"intercept"``, ``"sd"``, ``"cor"``. A name beats a role; anything unset keeps its default.
+``"intercept"``, ``"sd"``, ``"cor"``, ``"zi"`` (every zero-inflation coefficient). A name beats a role; anything unset keeps its default.
 
 ``priors="blme"`` (blme's default priors) or a :class:`~bayesmix.spec.blme.BlmePriors` asks
 for blme's posterior mode instead: every parameter's prior is then flat and the blme priors
@@ -27,15 +29,17 @@ from typing import Mapping
 from ..design import Design
 from ..errors import PriorError
 from .blme import BlmePriors
-from .defaults import default_priors
+from .defaults import ZI_PREFIX, default_priors
 from .priors import CORRELATION, POSITIVE, REAL, Flat, Prior
 
 __all__ = ["ModelSpec", "model_spec", "parameter_names", "ROLES"]
 
-ROLES = ("fixed", "intercept", "sd", "cor", "sigma", "phi", "nu", "cutpoints")
+ROLES = ("fixed", "intercept", "sd", "cor", "sigma", "phi", "nu", "cutpoints", "zi")
 
 
 def _kind(name: str) -> str:
+    if name.startswith(ZI_PREFIX):
+        return "zi"
     if name.startswith("sd("):
         return "sd"
     if name.startswith("cor("):
@@ -49,6 +53,7 @@ _SUPPORT = {
     "fixed": REAL,
     "intercept": REAL,
     "cutpoints": REAL,
+    "zi": REAL,
     "sd": POSITIVE,
     "sigma": POSITIVE,
     "phi": POSITIVE,
@@ -64,6 +69,8 @@ def parameter_names(design: Design) -> list[str]:
 
 def _aliases(design: Design) -> dict[str, str]:
     out = {"Intercept": "(Intercept)"} if "(Intercept)" in design.x_names else {}
+    if "(Intercept)" in design.zi_names:
+        out[ZI_PREFIX + "Intercept"] = ZI_PREFIX + "(Intercept)"
     labels = {t.label for t in design.terms}
     for t in design.terms:
         if "(Intercept)" in t.columns:
@@ -101,6 +108,17 @@ class ModelSpec:
     def family(self):
         return self.design.family
 
+    # The read-only mappings pickle (and deep-copy) as plain dicts.
+    def __getstate__(self):
+        return {"design": self.design, "priors": dict(self.priors),
+                "sources": dict(self.sources), "blme": self.blme}
+
+    def __setstate__(self, state):
+        object.__setattr__(self, "design", state["design"])
+        object.__setattr__(self, "priors", MappingProxyType(dict(state["priors"])))
+        object.__setattr__(self, "sources", MappingProxyType(dict(state["sources"])))
+        object.__setattr__(self, "blme", state["blme"])
+
     @property
     def all_flat(self) -> bool:
         """Whether every prior is flat (the frequentist, lme4 setting)."""
@@ -114,6 +132,10 @@ class ModelSpec:
         """Priors of the SDs of a term's columns, in column order."""
         term = self.design.term(label)
         return [self.priors[f"sd({col}|{label})"] for col in term.columns]
+
+    def zi_priors(self) -> list[Prior]:
+        """Priors of the zero-inflation coefficients, in X_zi's column order."""
+        return [self.priors[ZI_PREFIX + name] for name in self.design.zi_names]
 
     def cor_prior(self, label: str) -> Prior | None:
         """The LKJ (or flat) prior of a correlated term, None for uncorrelated terms."""

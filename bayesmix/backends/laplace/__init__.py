@@ -22,22 +22,21 @@ __all__ = ["BACKEND", "LaplaceOptions", "fit"]
 
 def _honours(kind: str, prior) -> bool:
     """Flat priors anywhere; Normal on β (it stays in the Gaussian field); any prior on the
-    SDs and σ; LKJ on correlations. Thresholds of the ordinal family: flat only."""
+    SDs, σ, the family's φ and ν and the zero-inflation coefficients; LKJ on correlations.
+    Thresholds of the ordinal family: flat only."""
     if prior.is_flat:
         return True
     if kind in ("fixed", "intercept"):
         return isinstance(prior, Normal)
     if kind == "cor":
         return isinstance(prior, LKJ)
-    return kind in ("sd", "sigma")
+    return kind in ("sd", "sigma", "phi", "nu", "zi")
 
 
 def _default_priors(design) -> str:
     """The weakly informative defaults (the Bayesian Laplace, the same model as nuts), but
-    flat for the ordinal family and the families with a dispersion or shape parameter,
-    whose extra parameters the Bayesian Laplace does not integrate yet."""
-    fam = design.family
-    return "flat" if fam.name == "ordinal" or fam.kernel_parameters else "default"
+    flat for the ordinal family, whose thresholds the Bayesian Laplace does not integrate."""
+    return "flat" if design.family.name == "ordinal" else "default"
 
 
 BACKEND = Backend(

@@ -285,7 +285,9 @@ def fit_bayes(spec, options: LaplaceOptions):
                           "evaluations": marginal.evaluations,
                           "diagnostics": diagnostics,
                           "factorization": f"{state.factor.method} ({state.factor.ordering})"})
-    outer = ["sd_*", "cor_*", "sigma"] + (["beta"] if hyper.beta_index is not None else [])
+    outer = (["sd_*", "cor_*", "sigma"] + list(hyper.family_names)
+             + (["beta"] if hyper.beta_index is not None else [])
+             + (["beta_zi"] if hyper.zi_index is not None else []))
     attrs = {"integrate": method, "psi_points": len(points.phi),
              "psi_ess": points.ess, "psi_variables": json.dumps(outer),
              "psi_diagnostics": json.dumps(diagnostics, default=float),

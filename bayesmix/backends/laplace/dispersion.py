@@ -1,13 +1,13 @@
-"""The Laplace fit of the families with a dispersion or shape parameter, with flat priors.
+"""The Laplace fit of the families with parameters besides η, with flat priors.
 
-negbinomial, negbinomial1, gamma, beta and Student-t: the family's parameters α (φ; σ and ν)
-are outer parameters like θ and β, as in glmmTMB. The fit is glmer's two stages with α
-added, derivative-free on log α: the nAGQ = 0 deviance over (θ, log α) with β in the mode
-gives β̂ and its scale, then the Laplace deviance over (θ, β, log α). The determinant of the
-Laplace approximation is taken at the observed information (glmmTMB's), so the
-log-likelihood is glmmTMB's. Standard errors of β and log α come from the Hessian of the
-Laplace deviance over (θ, β, log α) (lme4's ``vcov`` scheme); those of α by the delta
-method.
+negbinomial, negbinomial1, gamma, beta, Student-t and the zero-inflated Poisson and NB2: the
+family's parameters α (φ; σ and ν) and the zero-inflation coefficients γ are outer
+parameters like θ and β, as in glmmTMB. The fit is glmer's two stages with a = (log α, γ)
+added, derivative-free: the nAGQ = 0 deviance over (θ, a) with β in the mode gives β̂ and its
+scale, then the Laplace deviance over (θ, β, a). The determinant of the Laplace approximation
+is taken at the observed information (glmmTMB's), so the log-likelihood is glmmTMB's.
+Standard errors of β, log α and γ come from the Hessian of the Laplace deviance over
+(θ, β, a) (lme4's ``vcov`` scheme); those of α by the delta method.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ...latent import latent_field, new_state
+from ...latent import latent_field, new_state, set_zero_inflation
 from ...latent.gaussian import beta_covariance, joint_factors
 from .fit import (_NOT_PD, _hessian_cov, _not_converged_message, _optimize, _pirls_message,
                   _to_boundary)
@@ -25,7 +25,7 @@ from .options import LaplaceOptions
 from .packing import finish
 from .start import glm_start, glmm_start
 
-__all__ = ["fit_dispersion", "moment_params"]
+__all__ = ["fit_dispersion", "moment_params", "glm_params_start"]
 
 # Starting values are kept inside these bounds (a moment estimate can be 0 or huge).
 _PARAM_RANGE = (1e-2, 1e3)
@@ -34,7 +34,7 @@ _PARAM_RANGE = (1e-2, 1e3)
 def moment_params(field, beta: np.ndarray) -> np.ndarray:
     """Moment estimates of the family's parameters at the GLM fit β (ignoring the random
     effects, so the dispersion comes out high: a start)."""
-    fam = field.design.family
+    fam = field.design.family.count_family
     eta = field.X @ beta + field.offset
     mu = fam.mean(eta)
     y = field.y
@@ -56,6 +56,33 @@ def moment_params(field, beta: np.ndarray) -> np.ndarray:
     return np.array([np.clip(phi, *_PARAM_RANGE)])
 
 
+def zero_inflation_start(field) -> np.ndarray | None:
+    """γ of a zero-inflated family's start: half the observed share of zeros as π on the
+    intercept (a count model explains the other half), the other coefficients 0."""
+    design = field.design
+    if field.X_zi is None:
+        return None
+    gamma = np.zeros(field.X_zi.shape[1])
+    if "(Intercept)" in design.zi_names:
+        share = float(np.clip(0.5 * np.mean(field.y == 0), 0.05, 0.45))
+        gamma[design.zi_names.index("(Intercept)")] = np.log(share / (1.0 - share))
+    return gamma
+
+
+def glm_params_start(field) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(β, α, γ) of the GLM without random effects: IRLS for β at (α, γ) alternating with
+    moment estimates of α at β (twice: a start, not an estimate); γ from
+    :func:`zero_inflation_start` (None without zero-inflation)."""
+    k = len(field.design.family.kernel_parameters)
+    gamma = zero_inflation_start(field)
+    zeta = None if gamma is None else field.X_zi @ gamma
+    alpha = np.zeros(0)
+    if k:
+        alpha = moment_params(field, glm_start(field, alpha=np.full(k, 5.0), zeta=zeta))
+        alpha = moment_params(field, glm_start(field, alpha=alpha, zeta=zeta))
+    return glm_start(field, alpha=alpha, zeta=zeta), alpha, gamma
+
+
 def fit_dispersion(spec, options: LaplaceOptions):
     """glmmTMB's Laplace fit (maximum likelihood) of a family with parameters besides η."""
     design = spec.design
@@ -64,26 +91,31 @@ def fit_dispersion(spec, options: LaplaceOptions):
     start = time.perf_counter()
     field = latent_field(design, options.factorization)
     state = new_state(field)
-    alpha = moment_params(field, glm_start(field, alpha=np.ones(k) * 5.0))
-    beta = glm_start(field, alpha=alpha)
-    alpha = moment_params(field, beta)
-    state.beta = glm_start(field, alpha=alpha)
+    state.beta, alpha, gamma = glm_params_start(field)
+    m = 0 if gamma is None else len(gamma)
+    if m:
+        set_zero_inflation(state, gamma)
     n_theta, p = design.n_theta, field.p
-    theta = glmm_start(field, state.beta, alpha)
+    theta = glmm_start(field, state.beta, alpha, state.zeta)
+    a0 = np.concatenate([np.log(alpha), np.zeros(0) if gamma is None else gamma])
     messages: list[str] = []
     timings: dict = {}
+
+    def outer(a):  # (log α, γ) → (α, γ)
+        return np.concatenate([np.exp(a[:k]), a[k:]])
 
     obj0 = GlmmObjective(state, 0, options.pirls_tol, options.pirls_max_iter)
 
     def stage0(x):
-        return obj0(np.concatenate([x[:n_theta], np.exp(x[n_theta:])]))
+        return obj0(np.concatenate([x[:n_theta], outer(x[n_theta:])]))
 
-    lower0 = np.concatenate([design.theta_lower, np.full(k, -np.inf)])
-    opt0 = _optimize(stage0, np.concatenate([theta, np.log(alpha)]), lower0, options)
+    lower0 = np.concatenate([design.theta_lower, np.full(k + m, -np.inf)])
+    opt0 = _optimize(stage0, np.concatenate([theta, a0]), lower0, options)
     stage0(opt0.x)
     converged = opt0.converged
+    what = "(θ, " + ", ".join((["log α"] if k else []) + (["γ"] if m else [])) + ")"
     if not opt0.converged:
-        messages.append(_not_converged_message("nAGQ=0 stage over (θ, log α)", opt0.nfev,
+        messages.append(_not_converged_message(f"nAGQ=0 stage over {what}", opt0.nfev,
                                                opt0.message))
     timings["optimize_nagq0"] = time.perf_counter() - start
     _, RX0 = joint_factors(state, obj0.last)
@@ -93,28 +125,28 @@ def fit_dispersion(spec, options: LaplaceOptions):
     start = time.perf_counter()
     obj = GlmmObjective(state, 1, options.pirls_tol, options.pirls_max_iter)
 
-    def natural(x):  # (θ, scaled β, log α) → (θ, β, α)
+    def natural(x):  # (θ, scaled β, log α, γ) → (θ, β, α, γ)
         return np.concatenate([x[:n_theta], beta0 + scale * x[n_theta:n_theta + p],
-                               np.exp(x[n_theta + p:])])
+                               outer(x[n_theta + p:])])
 
     def stage1(x):
         return obj(natural(x))
 
     x0 = np.concatenate([opt0.x[:n_theta], np.zeros(p), opt0.x[n_theta:]])
-    lower = np.concatenate([design.theta_lower, np.full(p + k, -np.inf)])
+    lower = np.concatenate([design.theta_lower, np.full(p + k + m, -np.inf)])
     opt1 = _optimize(stage1, x0, lower, options, initial_step=0.1)
     x1 = _to_boundary(stage1, opt1.x, n_theta, design.theta_lower)
     converged = converged and opt1.converged
     if not opt1.converged:
-        messages.append(_not_converged_message("Laplace stage over (θ, β, log α)",
-                                               opt1.nfev, opt1.message))
+        messages.append(_not_converged_message(
+            f"Laplace stage over (θ, β{what[2:]}", opt1.nfev, opt1.message))
     timings["optimize_laplace"] = time.perf_counter() - start
     value = stage1(x1)
     cov = None
     if options.hessian:
         start = time.perf_counter()
-        # Cov of (β, log α): the Hessian over (θ, β scaled, log α), β rescaled back.
-        cov = _hessian_cov(stage1, None, x1, value, np.concatenate([scale, np.ones(k)]),
+        # Cov of (β, log α, γ): the Hessian over (θ, β scaled, log α, γ), β rescaled back.
+        cov = _hessian_cov(stage1, None, x1, value, np.concatenate([scale, np.ones(k + m)]),
                            n_theta)
         if cov is None:
             messages.append(_NOT_PD)
@@ -123,11 +155,15 @@ def fit_dispersion(spec, options: LaplaceOptions):
     res = obj.last
     RZX, RX = joint_factors(state, res)
     beta_cov = cov[:p, :p] if cov is not None else beta_covariance(RX)
-    params = np.exp(x1[n_theta + p:])
+    params = np.exp(x1[n_theta + p:n_theta + p + k])
     ses = None
-    if cov is not None:
-        log_se = np.sqrt(np.clip(np.diag(cov)[p:], 0.0, None))
+    if cov is not None and k:
+        log_se = np.sqrt(np.clip(np.diag(cov)[p:p + k], 0.0, None))
         ses = {name: float(v * s) for name, v, s in zip(names, params, log_se)}
+    zi_coef = x1[n_theta + p + k:].copy() if m else None
+    zi_cov = None
+    if m:
+        zi_cov = cov[p + k:, p + k:] if cov is not None else np.full((m, m), np.nan)
     note = _pirls_message(obj) or _pirls_message(obj0)
     if note:
         converged = False
@@ -140,5 +176,5 @@ def fit_dispersion(spec, options: LaplaceOptions):
                          "gradient": "none (derivative-free)",
                          "evaluations_nagq0": opt0.nfev, "evaluations_laplace": opt1.nfev},
                   timings=timings,
-                  family_params={name: float(v) for name, v in zip(names, params)},
-                  family_params_se=ses)
+                  family_params={name: float(v) for name, v in zip(names, params)} or None,
+                  family_params_se=ses, zi_coef=zi_coef, zi_coef_cov=zi_cov)

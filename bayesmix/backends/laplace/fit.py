@@ -25,7 +25,7 @@ from scipy import special
 
 from ...errors import DataError, FamilyError, OptionsError
 from ...families import kernels as fk
-from ...latent import conditional_mode, latent_field, new_state
+from ...latent import latent_field, new_state
 from ...latent._row_pass import threshold_cross
 from ...latent.gaussian import beta_covariance, joint_factors
 from ...linalg import single_threaded_blas
@@ -42,7 +42,8 @@ _LINKS = {"gaussian": ("identity",), "bernoulli": ("logit", "probit", "cloglog")
           "binomial": ("logit", "probit", "cloglog"), "poisson": ("log",),
           "ordinal": ("logit", "probit"), "negbinomial": ("log",), "negbinomial1": ("log",),
           "gamma": ("log", "inverse"), "beta": ("logit",), "student_t": ("identity",),
-          "lognormal": ("identity",)}
+          "lognormal": ("identity",), "zero_inflated_poisson": ("log",),
+          "zero_inflated_negbinomial": ("log",)}
 _OPTIMIZER_NAMES = {"cobyqa": "COBYQA (scipy)", "lbfgsb": "L-BFGS-B (scipy)",
                     "powell": "Powell (scipy)"}
 _GRADIENT_OPTIMIZER = "Newton with analytic gradient and average information"
@@ -62,11 +63,22 @@ def _check_model(spec: ModelSpec, options: LaplaceOptions) -> None:
             f"families), not {fam.name}; "
             "leave reml unset (the fit maximises the Laplace approximation of the likelihood)"
         )
-    if fam.kernel_parameters and options.nagq != 1:
+    if options.nagq > 1 and (fam.has_sigma or len(design.terms) != 1
+                             or design.terms[0].r != 1):
+        raise OptionsError(
+            f"nagq={options.nagq} (adaptive Gauss-Hermite quadrature) needs a non-Gaussian "
+            "model with a single scalar random term such as (1 | g), as glmer; this model "
+            f"has {len(design.terms)} random term(s) "
+            f"({', '.join(f'{t.label}: {t.r} column(s)' for t in design.terms)})"
+            f"{' and the ' + fam.name + ' family (exact without quadrature)' if fam.has_sigma else ''}"
+            "; use nagq=1 (the Laplace approximation)"
+        )
+    if (fam.kernel_parameters or fam.zero_inflated) and options.nagq != 1:
+        what = list(fam.kernel_parameters) + (["zero-inflation"] if fam.zero_inflated else [])
         raise OptionsError(
             f"nagq={options.nagq} is not available for the {fam.name} family (its "
-            f"{', '.join(fam.kernel_parameters)} and β are estimated with the Laplace "
-            "approximation, as glmmTMB); use nagq=1"
+            f"{', '.join(what)} and β are estimated with the Laplace approximation, as "
+            "glmmTMB); use nagq=1"
         )
     if fam.name == "ordinal" and options.nagq == 0:
         raise OptionsError(
@@ -232,11 +244,11 @@ def _fit_glmm(spec: ModelSpec, options: LaplaceOptions):
     RZX0, RX0 = joint_factors(state, res)
     beta_cov = beta_covariance(RX0)
     obj = obj0
-    if options.nagq == 1:
+    if options.nagq >= 1:
         start = time.perf_counter()
         beta0 = res.beta.copy()
         scale = np.sqrt(np.clip(np.diag(beta_cov), 1e-300, None))
-        obj = GlmmObjective(state, 1, options.pirls_tol, options.pirls_max_iter)
+        obj = GlmmObjective(state, options.nagq, options.pirls_tol, options.pirls_max_iter)
         jac = np.concatenate([np.ones(n_theta), scale])
 
         def full(x):
@@ -300,11 +312,15 @@ def _fit_glmm(spec: ModelSpec, options: LaplaceOptions):
     if note:
         converged = False
         messages.append(note)
-    return finish(spec, state, options, method="Laplace" if options.nagq == 1 else "nAGQ=0",
+    return finish(spec, state, options, method=_method(options.nagq),
                   theta=theta.copy(), beta=res.beta.copy(), beta_cov=beta_cov, sigma=None,
                   u=res.u.copy(), RZX=RZX, objective=value, converged=converged,
                   evaluations=state.evaluations, messages=messages, extra=extra,
                   timings=timings)
+
+
+def _method(nagq: int) -> str:
+    return {0: "nAGQ=0", 1: "Laplace"}.get(nagq, f"AGQ(nAGQ={nagq})")
 
 
 def _ordinal_start(field) -> tuple[np.ndarray, np.ndarray]:
@@ -325,7 +341,7 @@ def _fit_ordinal(spec: ModelSpec, options: LaplaceOptions):
     n_theta, p, K = design.n_theta, field.p, field.n_cut
     beta0, alpha0 = _ordinal_start(field)
     theta0 = glmm_start(field, beta0, alpha0)
-    obj = GlmmObjective(state, 1, options.pirls_tol, options.pirls_max_iter)
+    obj = GlmmObjective(state, options.nagq, options.pirls_tol, options.pirls_max_iter)
 
     def natural(x):  # (θ, β, α₁, log(α₂ − α₁), ...) → (θ, β, α)
         inc = x[n_theta + p:]
@@ -363,7 +379,8 @@ def _fit_ordinal(spec: ModelSpec, options: LaplaceOptions):
     converged = opt.converged and note is None
     if note:
         messages.append(note)
-    return finish(spec, state, options, method="Laplace", theta=xn[:n_theta].copy(),
+    return finish(spec, state, options, method=_method(options.nagq),
+                  theta=xn[:n_theta].copy(),
                   beta=res.beta.copy(), beta_cov=cov[:p, :p], sigma=None, u=res.u.copy(),
                   RZX=RZX, objective=obj.last_value, converged=converged,
                   evaluations=state.evaluations, messages=messages,
@@ -384,11 +401,11 @@ def fit(spec: ModelSpec, options: LaplaceOptions):
     if not spec.all_flat:
         from .bayes import fit_bayes
 
-        if spec.design.family.kernel_parameters:
+        if options.nagq > 1:
             raise OptionsError(
-                f"the Bayesian Laplace (priors other than flat) does not fit the "
-                f"{spec.design.family.name} family yet; use priors='flat' for the maximum "
-                "likelihood fit (glmmTMB's), or backend='nuts' for the posterior"
+                f"nagq={options.nagq} applies to flat priors (glmer's and clmm's adaptive "
+                "quadrature); the Bayesian Laplace integrates with nagq=1. Pass "
+                "priors='flat', or leave nagq unset"
             )
         if options.reml is not None:
             raise OptionsError(
@@ -402,7 +419,7 @@ def fit(spec: ModelSpec, options: LaplaceOptions):
             return _fit_lmm(spec, options)
         if spec.design.family.name == "ordinal":
             return _fit_ordinal(spec, options)
-        if spec.design.family.kernel_parameters:
+        if spec.design.family.kernel_parameters or spec.design.family.zero_inflated:
             from .dispersion import fit_dispersion
 
             return fit_dispersion(spec, options)

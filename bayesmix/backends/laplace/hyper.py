@@ -5,7 +5,7 @@ Gaussian family) and, for a correlated term, its correlation matrix; and σ for 
 family. The unconstrained coordinates are those the nuts backend samples:
 
     φ = (log sd per column, u = atanh of the canonical partial correlations per correlated
-         term, log σ),
+         term, log σ, log of the family's parameters (φ; σ and ν of Student-t)),
 
 so the same priors mean the same model in both backends. The log prior density of φ is the
 priors' log densities of the SDs and σ plus log sd (log σ) for the change of variables, and
@@ -15,6 +15,8 @@ the SD (density 1 there); a flat prior on correlations is LKJ(1).
 
 lme4's relative covariance factor follows as T_k = chol(Σ_k) / σ = D_k L_k / σ, D_k = diag(sd),
 L_k the Cholesky factor of the correlation matrix (σ = 1 outside the Gaussian family).
+
+A zero-inflated family's coefficients γ (logit π = X_zi γ) are in φ as they are, after β.
 
 Outside the Gaussian family φ also holds β (``with_beta``): the random effects alone are
 integrated by the Laplace approximation, β and ψ together by the outer integration (glmer's
@@ -45,6 +47,8 @@ class Hyper:
     sigma: float | None
     theta: np.ndarray
     beta: np.ndarray | None = None
+    family_params: np.ndarray | None = None
+    zi_coef: np.ndarray | None = None
 
     def correlation(self, k: int) -> np.ndarray | None:
         L = self.chols[k]
@@ -81,11 +85,21 @@ class HyperSpace:
         if self.has_sigma:
             self.names.append("log sigma")
             i += 1
+        self.family_names = design.family.kernel_parameters
+        self._family_index = slice(i, i + len(self.family_names))
+        self._family_priors = [spec.family_prior(name) for name in self.family_names]
+        self.names += [f"log {name}" for name in self.family_names]
+        i += len(self.family_names)
         self.beta_index = slice(i, i + design.p) if with_beta else None
         self._beta_priors = spec.beta_priors() if with_beta else []
         if with_beta:
             self.names += [f"beta[{name}]" for name in design.x_names]
             i += design.p
+        m = len(design.zi_names)
+        self.zi_index = slice(i, i + m) if m else None
+        self._zi_priors = spec.zi_priors() if m else []
+        self.names += [f"zi[{name}]" for name in design.zi_names]
+        i += m
         self.dim = i
 
     def unpack(self, phi: np.ndarray) -> Hyper:
@@ -104,7 +118,9 @@ class HyperSpace:
             sds.append(sd)
             chols.append(L)
         beta = phi[self.beta_index].copy() if self.beta_index is not None else None
-        return Hyper(tuple(sds), tuple(chols), sigma, theta, beta)
+        params = np.exp(phi[self._family_index]) if self.family_names else None
+        zi = phi[self.zi_index].copy() if self.zi_index is not None else None
+        return Hyper(tuple(sds), tuple(chols), sigma, theta, beta, params, zi)
 
     def log_prior(self, phi: np.ndarray) -> float:
         """log p(φ): the priors of ψ and the Jacobian of φ ↦ ψ."""
@@ -121,15 +137,23 @@ class HyperSpace:
             v = phi[self._sigma_index]
             prior = self.spec.sigma_prior
             total += v + float(prior.logp(np.exp(v)))
+        for prior, v in zip(self._family_priors, phi[self._family_index]):
+            total += v + float(prior.logp(np.exp(v)))
         if self.beta_index is not None:
             for prior, b in zip(self._beta_priors, phi[self.beta_index]):
                 total += float(prior.logp(b))
+        if self.zi_index is not None:
+            for prior, g in zip(self._zi_priors, phi[self.zi_index]):
+                total += float(prior.logp(g))
         return total
 
     def from_theta(self, theta: np.ndarray, sigma: float | None,
-                   beta: np.ndarray | None = None) -> np.ndarray:
-        """φ of lme4's θ and σ (and β when φ holds it: a start from a flat-prior fit or
-        moment estimates); SDs floored at 1e-3 of σ (log-SD coordinates cannot reach 0)."""
+                   beta: np.ndarray | None = None,
+                   family_params: np.ndarray | None = None,
+                   zi_coef: np.ndarray | None = None) -> np.ndarray:
+        """φ of lme4's θ and σ (and β when φ holds it, the family's parameters and the
+        zero-inflation coefficients: a start from a flat-prior fit or moment estimates);
+        SDs floored at 1e-3 of σ (log-SD coordinates cannot reach 0)."""
         design = self.spec.design
         scale = sigma if sigma is not None else 1.0
         phi = np.zeros(self.dim)
@@ -147,8 +171,12 @@ class HyperSpace:
                 phi[ci] = cpc_from_cholesky(np.linalg.cholesky(R / np.outer(d, d)))
         if self.has_sigma:
             phi[self._sigma_index] = np.log(scale)
+        if self.family_names:
+            phi[self._family_index] = np.log(family_params)
         if self.beta_index is not None:
             phi[self.beta_index] = beta
+        if self.zi_index is not None:
+            phi[self.zi_index] = zi_coef
         return phi
 
     def sigma_index(self) -> int | None:

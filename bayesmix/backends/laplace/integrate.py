@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 __all__ = ["Points", "standardize", "grid", "importance", "nuts", "khat_threshold",
            "TooManyPoints"]

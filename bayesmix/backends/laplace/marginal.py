@@ -12,8 +12,8 @@ its Gaussian prior N(μ₀, diag(1/prec)) (prec = 0: flat):
   which for a flat prior on β is −½ × lme4's REML criterion before σ is profiled; its
   gradient is analytic (:func:`~.gradient.pls_gradient_parts` and, in σ,
   ∂/∂σ² = −(n − p)/(2σ²) − ½ tr(C⁻¹ prec) − ½ (q₀/σ² − r²/σ⁴), q₀ = (β̂ − μ₀)ᵀ prec (β̂ − μ₀)).
-- Other families, with β in φ (:mod:`.hyper`), by the Laplace approximation over u at its
-  conditional mode given (θ, β) (:func:`bayesmix.latent.conditional_mode`, glmer's nAGQ = 1):
+- Other families, with β (and the family's parameters) in φ (:mod:`.hyper`), by the
+  Laplace approximation over u at its conditional mode given (θ, β) (:func:`bayesmix.latent.conditional_mode`, glmer's nAGQ = 1):
 
       log p̃(y | θ, β) = Σ wᵢ log p(yᵢ | η̂ᵢ) − ½‖û‖² − ½ log|L|²,
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from ...latent import BetaPrior, conditional_mode, set_theta, solve_pls
+from ...latent import BetaPrior, conditional_mode, set_theta, set_zero_inflation, solve_pls
 from ...latent.gaussian import draw_field
 from .gradient import laplace_gradient, pls_gradient_parts, theta_maps
 from .hyper import HyperSpace
@@ -106,6 +106,10 @@ class LaplaceMarginal:
             return (-0.5 * (f.n - f.p) * np.log(2.0 * np.pi * s2) + 0.5 * f.log_weights_sum
                     - 0.5 * sol.ldL2 - 0.5 * sol.ldRX2 - sol.pwrss / (2.0 * s2) + self._const)
         state.beta = hyp.beta
+        if hyp.family_params is not None:
+            state.family_params = hyp.family_params
+        if hyp.zi_coef is not None:
+            set_zero_inflation(state, hyp.zi_coef)
         mode = conditional_mode(state, fixed_beta=True, tol=self.pirls_tol,
                                 max_iter=self.pirls_max_iter)
         if not mode.converged:

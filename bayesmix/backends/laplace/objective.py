@@ -20,7 +20,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ...latent import FieldState, conditional_mode, set_theta, solve_pls
+from ...latent import FieldState, conditional_mode, set_theta, set_zero_inflation, solve_pls
 from ...latent.mode import Mode
 from ...latent.pls import PLSSolution
 
@@ -103,10 +103,12 @@ class LmmObjective(_AnalyticObjective):
 class GlmmObjective(_AnalyticObjective):
     """The Laplace deviance for the optimizer.
 
-    ``nagq=1``: x = (θ, β, α) ↦ −2 log p̃(y | θ, β, α), the mode over u only (glmer's nAGQ
-    = 1; α: the row kernel's parameters — ordinal thresholds, the family's φ, σ, ν —
-    absent otherwise).
-    ``nagq=0``: x = (θ, α) ↦ the same deviance with β̂ from the mode (glmer's nAGQ = 0).
+    ``nagq=1``: x = (θ, β, α, γ) ↦ −2 log p̃(y | θ, β, α, γ), the mode over u only (glmer's
+    nAGQ = 1; α: the row kernel's parameters — ordinal thresholds, the family's φ, σ, ν —
+    γ: the zero-inflation coefficients; each absent where the model has none).
+    ``nagq=0``: x = (θ, α, γ) ↦ the same deviance with β̂ from the mode (glmer's nAGQ = 0).
+    ``nagq=k > 1``: as ``nagq=1``, the deviance by adaptive Gauss–Hermite quadrature with k
+    nodes (:mod:`.quadrature`; one scalar random term).
     Each call warm-starts from the previous mode; :attr:`last` is the latest mode.
     """
 
@@ -114,9 +116,15 @@ class GlmmObjective(_AnalyticObjective):
                  max_iter: int = 30):
         self.state = state
         self.nagq = nagq
+        self.quadrature = None
+        if nagq > 1:
+            from .quadrature import Quadrature
+
+            self.quadrature = Quadrature(nagq)
         self.tol = tol
         self.max_iter = max_iter
         self.n_theta = len(state.theta)
+        self.n_zi = 0 if state.zi_coef is None else len(state.zi_coef)
         self.last: Mode | None = None
         self.last_x: np.ndarray | None = None
         self.last_value = np.inf
@@ -141,19 +149,23 @@ class GlmmObjective(_AnalyticObjective):
         return boundary_curvature(self.state.theta, diagonal, grad, H)
 
     def _mode(self) -> Mode:
-        return conditional_mode(self.state, fixed_beta=self.nagq == 1, tol=self.tol,
+        return conditional_mode(self.state, fixed_beta=self.nagq >= 1, tol=self.tol,
                                 max_iter=self.max_iter)
 
     def __call__(self, x: np.ndarray) -> float:
         state = self.state
         x = np.asarray(x, dtype=float)
         set_theta(state, x[: self.n_theta])
-        if self.nagq == 1:
+        tail = x[self.n_theta:]
+        if self.nagq >= 1:
             p = state.field.p
-            state.beta = x[self.n_theta:self.n_theta + p].copy()
-            state.family_params = x[self.n_theta + p:].copy()
-        elif len(x) > self.n_theta:
-            state.family_params = x[self.n_theta:].copy()
+            state.beta = tail[:p].copy()
+            tail = tail[p:]
+        if self.n_zi:
+            set_zero_inflation(state, tail[len(tail) - self.n_zi:])
+            tail = tail[:len(tail) - self.n_zi]
+        if self.nagq >= 1 or len(tail):
+            state.family_params = tail.copy()
         res = self._mode()
         if not res.converged:
             # A bad warm start (after a far jump of the optimizer): restart from u = 0.
@@ -162,5 +174,8 @@ class GlmmObjective(_AnalyticObjective):
             self.failures += not res.converged
         state.evaluations += 1
         self.last, self.last_x = res, x.copy()
-        self.last_value = res.laplace if np.isfinite(res.laplace) else np.inf
+        value = res.laplace
+        if self.quadrature is not None and np.isfinite(value):
+            value = -2.0 * self.quadrature.loglik(state, res)
+        self.last_value = value if np.isfinite(value) else np.inf
         return self.last_value

@@ -26,12 +26,13 @@ class LaplaceOptions(DrawOptions):
         Gaussian family: maximise the REML criterion (True, lmer's default) or the likelihood
         (False). None means True for the Gaussian family; setting True for another family is an
         error (REML is defined for linear mixed models only).
-    nagq : {1, 0}
+    nagq : int
         Non-Gaussian families: 1 = Laplace approximation with θ and β (and the ordinal
         thresholds) optimized together outside PIRLS (glmer's default nAGQ = 1, clmm's
         Laplace); 0 = β estimated inside PIRLS and only θ optimized (glmer's nAGQ = 0:
-        faster, slightly different estimates; not for the ordinal family). Adaptive
-        Gauss-Hermite quadrature (nAGQ > 1) is not implemented.
+        faster, slightly different estimates; not for the ordinal family); k > 1 = adaptive
+        Gauss-Hermite quadrature with k nodes per level (glmer's and clmm's nAGQ = k) for
+        models with one scalar random term, with flat priors.
     optimizer : {"cobyqa", "lbfgsb", "powell"}
         Derivative-free bounded optimizer, used when ``gradient`` is False or no analytic
         gradient exists (probit / cloglog links, nagq = 0): scipy's COBYQA (the successor of
@@ -116,13 +117,10 @@ class LaplaceOptions(DrawOptions):
         self._check_draw_options(min_draws=0)
         if self.reml not in (None, True, False):
             raise OptionsError(f"reml must be True, False or None, not {self.reml!r}")
-        if isinstance(self.nagq, bool) or not isinstance(self.nagq, int) or self.nagq < 0:
-            raise OptionsError(f"nagq must be 0 or 1, not {self.nagq!r}")
-        if self.nagq > 1:
-            raise OptionsError(
-                f"nagq={self.nagq}: adaptive Gauss-Hermite quadrature is not implemented; "
-                "use nagq=1 (Laplace, glmer's default) or nagq=0 (β inside PIRLS)"
-            )
+        if (isinstance(self.nagq, bool) or not isinstance(self.nagq, int)
+                or not 0 <= self.nagq <= 100):
+            raise OptionsError(f"nagq must be an integer from 0 to 100 (0: β inside PIRLS, 1: "
+                               f"Laplace, k > 1: adaptive quadrature), not {self.nagq!r}")
         if self.optimizer not in OPTIMIZERS:
             raise OptionsError(
                 f"unknown optimizer {self.optimizer!r}; valid values: {', '.join(OPTIMIZERS)}"

@@ -30,8 +30,9 @@ SINGULAR_TOL = 1e-4
 APPROXIMATION = (
     "Gaussian approximation at the mode (Laplace): beta (and cutpoints) drawn from a "
     "Gaussian with the covariance fixef() reports, b from its conditional Gaussian given "
-    "them at the estimated covariance parameters; sd_*, cor_*, sigma and the family's "
-    "parameters are fixed at their estimates (no uncertainty)"
+    "them at the estimated covariance parameters, zero-inflation coefficients from their "
+    "own Gaussian; sd_*, cor_*, sigma and the family's parameters are fixed at their "
+    "estimates (no uncertainty)"
 )
 
 
@@ -88,6 +89,12 @@ def _draws(spec, state, estimates, u_hat, RZX, gamma_cov, scale, options, p):
     g, b_draws = draw_field(state, u_hat, gamma_hat, RZX, _root(gamma_cov), scale,
                             chains * S, rng)
     posterior = {naming.BETA: g[:, :p].reshape(chains, S, p)}
+    if estimates.zi_coef is not None:
+        cov = estimates.zi_coef_cov
+        cov = np.zeros((len(estimates.zi_coef),) * 2) if cov is None else np.nan_to_num(cov)
+        z = rng.standard_normal((chains * S, len(estimates.zi_coef)))
+        posterior[naming.BETA_ZI] = (estimates.zi_coef + z @ _root(cov).T).reshape(
+            chains, S, -1)
     if estimates.cutpoints is not None:
         posterior[naming.CUTPOINTS] = g[:, p:].reshape(chains, S, -1)
     for term, b in zip(design.terms, b_draws):
@@ -98,12 +105,14 @@ def _draws(spec, state, estimates, u_hat, RZX, gamma_cov, scale, options, p):
 
 def finish(spec, state, options, *, method, theta, beta, beta_cov, sigma, u, RZX,
            objective, converged, evaluations, messages, extra, timings, cutpoints=None,
-           cutpoints_cov=None, gamma_cov=None, family_params=None, family_params_se=None):
+           cutpoints_cov=None, gamma_cov=None, family_params=None, family_params_se=None,
+           zi_coef=None, zi_coef_cov=None):
     """Estimates, warnings, draws and the Fit (the state's factor must be at the mode).
 
     ``RZX`` couples u with γ = (β, cutpoints) and ``gamma_cov`` is Cov(γ) (default:
     ``beta_cov``), from which the draws of γ come. ``family_params`` (φ; σ and ν of
-    Student-t) are held at their estimates in the draws, as the SDs.
+    Student-t) are held at their estimates in the draws, as the SDs; the zero-inflation
+    coefficients ``zi_coef`` are drawn from N(γ̂, ``zi_coef_cov``) apart from the rest.
     """
     field = state.field
     design = spec.design
@@ -114,7 +123,8 @@ def finish(spec, state, options, *, method, theta, beta, beta_cov, sigma, u, RZX
                           terms=_term_estimates(design, theta, u, scale, inv_blocks),
                           cutpoints=cutpoints, cutpoints_cov=cutpoints_cov,
                           theta=theta.copy(), family_params=family_params,
-                          family_params_se=family_params_se)
+                          family_params_se=family_params_se, zi_coef=zi_coef,
+                          zi_coef_cov=zi_coef_cov)
     messages = list(messages)
     singular = _singular_message(design, theta)
     if singular:
@@ -129,7 +139,8 @@ def finish(spec, state, options, *, method, theta, beta, beta_cov, sigma, u, RZX
                        field.p)
     loglik = -0.5 * objective
     n_cut = 0 if cutpoints is None else len(cutpoints)
-    df = field.p + n_cut + design.n_theta + len(design.family.parameters)
+    n_zi = 0 if zi_coef is None else len(zi_coef)
+    df = field.p + n_cut + design.n_theta + len(design.family.parameters) + n_zi
     n_draws = 0 if posterior is None else posterior[naming.BETA].shape[1]
     attrs = {"method": method, "loglik": loglik, "theta": theta.tolist(),
              "draws": n_draws, "seed": -1 if options.seed is None else options.seed}

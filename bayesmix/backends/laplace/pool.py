@@ -57,7 +57,7 @@ class DrawPool:
         return which, chosen - starts[which]
 
 
-def posterior_draws(spec, pool: _Pool, which, within, chains: int, draws: int):
+def posterior_draws(spec, pool: DrawPool, which, within, chains: int, draws: int):
     design = spec.design
     post = {naming.BETA: np.stack([pool.beta[k][j] for k, j in zip(which, within)])
             .reshape(chains, draws, design.p)}
@@ -72,4 +72,10 @@ def posterior_draws(spec, pool: _Pool, which, within, chains: int, draws: int):
     if design.family.has_sigma:
         post[naming.SIGMA] = np.array([pool.hyper[k].sigma for k in which]).reshape(
             chains, draws)
+    for j, name in enumerate(design.family.kernel_parameters):
+        post[name] = np.array([pool.hyper[k].family_params[j] for k in which]).reshape(
+            chains, draws)
+    if design.X_zi is not None:
+        post[naming.BETA_ZI] = np.stack([pool.hyper[k].zi_coef for k in which]).reshape(
+            chains, draws, -1)
     return post

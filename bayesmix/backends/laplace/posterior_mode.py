@@ -27,6 +27,13 @@ def start_phi(spec, field, state, hyper: HyperSpace) -> np.ndarray:
         sol = solve_pls(set_theta(state, theta))
         sigma = float(np.sqrt(sol.pwrss / max(field.n - field.p, 1)))
         return hyper.from_theta(theta, sigma)
+    if spec.design.family.kernel_parameters or spec.design.family.zero_inflated:
+        from .dispersion import glm_params_start
+
+        beta, alpha, gamma = glm_params_start(field)
+        zeta = None if gamma is None else field.X_zi @ gamma
+        return hyper.from_theta(glmm_start(field, beta, alpha, zeta), None, beta, alpha,
+                                gamma)
     beta = glm_start(field)
     return hyper.from_theta(glmm_start(field, beta), None, beta)
 

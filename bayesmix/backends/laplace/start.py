@@ -151,9 +151,11 @@ def moment_theta(design, X: np.ndarray, s: np.ndarray, w: np.ndarray,
     return theta
 
 
-def _working(field, eta: np.ndarray, alpha: np.ndarray | None = None):
-    """(Σ f, weights, scores) of every row at η (the families' row kernel)."""
-    trials, pw = field.kernel_arrays()
+def _working(field, eta: np.ndarray, alpha: np.ndarray | None = None,
+             zeta: np.ndarray | None = None):
+    """(Σ f, weights, scores) of every row at η (the families' row kernel; ``zeta``: the
+    zero-inflation log-odds of a zero-inflated family)."""
+    trials, pw = field.kernel_arrays(zeta)
     w, score = np.empty(field.n), np.empty(field.n)
     alpha = np.zeros(0) if alpha is None else alpha
     total = terms_at(field.family, field.link, field.y, trials, pw, alpha, eta, w, score)
@@ -177,16 +179,16 @@ def lmm_start(field) -> np.ndarray:
 
 
 def glm_start(field, max_iter: int = 50, tol: float = 1e-10,
-              alpha: np.ndarray | None = None) -> np.ndarray:
+              alpha: np.ndarray | None = None, zeta: np.ndarray | None = None) -> np.ndarray:
     """β of the GLM without random effects (IRLS from R's starting values), glmer's start;
-    ``alpha``: the family's parameters, held fixed.
+    ``alpha``: the family's parameters, ``zeta``: the zero-inflation log-odds, held fixed.
 
     Each IRLS step solves the p × p normal equations XᵀWX β = XᵀWz (p is small; a
     least-squares solve of the n × p system cost 10× more at a million rows).
     """
     fam = field.design.family
     n = 1.0 if field.trials is None else field.trials
-    if fam.name in ("poisson", "negbinomial", "negbinomial1"):
+    if fam.name in ("poisson", "negbinomial", "negbinomial1") or fam.zero_inflated:
         mu0 = field.y + 0.1
     elif fam.name in ("bernoulli", "binomial"):
         mu0 = (field.y + 0.5) / (n + 1.0)
@@ -196,7 +198,7 @@ def glm_start(field, max_iter: int = 50, tol: float = 1e-10,
     beta = np.zeros(field.p)
     dev_old = np.inf
     for _ in range(max_iter):
-        dev, w, score = _working(field, eta, alpha)
+        dev, w, score = _working(field, eta, alpha, zeta)
         if np.any(w < 0):  # observed information (t, beta, NB1): a row's can be negative
             w = np.maximum(w, 1e-3 * float(np.median(np.abs(w))))
         if abs(dev - dev_old) < tol * (abs(dev) + 0.1):
@@ -213,11 +215,12 @@ def glm_start(field, max_iter: int = 50, tol: float = 1e-10,
     return beta
 
 
-def glmm_start(field, beta: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+def glmm_start(field, beta: np.ndarray, alpha: np.ndarray | None = None,
+               zeta: np.ndarray | None = None) -> np.ndarray:
     """Starting θ of a GLMM: moment estimates on the working scale of the GLM fit β (scores
     and working weights at its linear predictor), lme4's θ = 1 as the fallback."""
     eta = field.X @ beta + field.offset
-    _, w, score = _working(field, eta, alpha)
+    _, w, score = _working(field, eta, alpha, zeta)
     if not np.all(w > 0):
         return field.design.theta_init
     theta = moment_theta(field.design, field.X, score, w, sigma2_known=True)

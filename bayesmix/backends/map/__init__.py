@@ -7,8 +7,8 @@ Exact Newton on the convex negative log posterior, exploiting its structure (see
 for uncertainty (:mod:`.uncertainty`).
 
 Priors: Normal or flat on β and the cutpoints (a flat prior is the default, as lme4). Priors
-on SDs, correlations and σ are accepted but have no effect — those are held fixed — and the
-fit says so in its messages.
+on SDs, correlations, σ, the family's parameters and the zero-inflation coefficients are
+accepted but have no effect — those are held fixed — and the fit says so in its messages.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ __all__ = ["BACKEND", "MapOptions", "fit_map"]
 
 
 def honours(kind: str, prior: Prior) -> bool:
-    """Normal or flat priors on β and cutpoints; anything on the fixed covariance and σ."""
-    if kind in ("sd", "cor", "sigma"):
+    """Normal or flat priors on β and cutpoints; anything on the fixed covariance, σ, the
+    family's fixed parameters and the fixed zero-inflation coefficients."""
+    if kind in ("sd", "cor", "sigma", "phi", "nu", "zi"):
         return True
     return prior.is_flat or isinstance(prior, Normal)
 

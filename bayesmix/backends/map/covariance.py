@@ -30,11 +30,16 @@ _PSD_TOL = 1e-10
 
 @dataclass(frozen=True, eq=False)
 class FixedCovariance:
-    """Σ_k per term (design order), the factors T_k with Σ_k = T_k T_kᵀ, and σ."""
+    """Σ_k per term (design order), the factors T_k with Σ_k = T_k T_kᵀ, σ (the Gaussian
+    families), and the family's other parameters held fixed (φ; σ and ν of Student-t), by
+    name in :attr:`Family.kernel_parameters` order; a zero-inflated family's coefficients γ
+    held fixed too (``zi_coef``)."""
 
     covariances: tuple[np.ndarray, ...]
     factors: tuple[np.ndarray, ...]
     sigma: float | None
+    family_params: dict | None = None
+    zi_coef: np.ndarray | None = None
 
 
 def _describe_terms(design: Design) -> str:
@@ -155,20 +160,23 @@ def _split(terms: list[ReTerm], value, key: str) -> dict[str, np.ndarray]:
     return out
 
 
-def _from_varcorr(design: Design, table: pd.DataFrame) -> tuple[dict, float | None]:
+_PARAM_KINDS = ("sigma", "phi", "nu")
+
+
+def _from_varcorr(design: Design, table: pd.DataFrame) -> tuple[dict, dict]:
     need = {"group", "term", "term2", "kind", "estimate"}
     if not need <= set(table.columns):
         raise OptionsError(
             "a covariance DataFrame must be shaped like Fit.varcorr(): columns "
             f"{sorted(need)}; it has {list(table.columns)}"
         )
-    sigma = None
+    params: dict[str, float] = {}
     sds: dict[str, dict[str, float]] = {}
     cors: dict[str, dict[tuple[str, str], float]] = {}
     for row in table.itertuples(index=False):
         kind = row.kind
-        if kind == "sigma":
-            sigma = float(row.estimate)
+        if kind in _PARAM_KINDS:
+            params[kind] = float(row.estimate)
         elif kind == "sd":
             sds.setdefault(str(row.group), {})[str(row.term)] = float(row.estimate)
         elif kind == "cor":
@@ -176,7 +184,8 @@ def _from_varcorr(design: Design, table: pd.DataFrame) -> tuple[dict, float | No
                 row.estimate
             )
         else:
-            raise OptionsError(f"unknown kind {kind!r} in the covariance table; use sd, cor, sigma")
+            raise OptionsError(f"unknown kind {kind!r} in the covariance table; use sd, cor, "
+                               "sigma, phi, nu")
     out = {}
     for group, sd in sds.items():
         names = list(sd)
@@ -194,10 +203,10 @@ def _from_varcorr(design: Design, table: pd.DataFrame) -> tuple[dict, float | No
     extra = set(cors) - set(sds)
     if extra:
         raise OptionsError(f"the covariance table has correlations but no SDs for {sorted(extra)}")
-    return out, sigma
+    return out, params
 
 
-def _from_fit(fit: Fit) -> tuple[dict, float | None]:
+def _from_fit(fit: Fit) -> tuple[dict, dict]:
     if fit.estimates is not None:
         return _from_varcorr(fit.design, fit.varcorr())
     post = fit.idata.posterior
@@ -210,33 +219,95 @@ def _from_fit(fit: Fit) -> tuple[dict, float | None]:
             R = np.broadcast_to(np.eye(t.r), (sd.shape[0], t.r, t.r))
         cov = (sd[:, :, None] * R * sd[:, None, :]).mean(axis=0)
         out[t.label] = pd.DataFrame(cov, index=list(t.columns), columns=list(t.columns))
-    sigma = None
+    params = {}
     if naming.SIGMA in post:
-        sigma = float(np.sqrt(np.mean(post[naming.SIGMA].values ** 2)))
-    return out, sigma
+        params["sigma"] = float(np.sqrt(np.mean(post[naming.SIGMA].values ** 2)))
+    for name in ("phi", "nu"):
+        if name in post:
+            params[name] = float(np.mean(post[name].values))
+    return out, params
 
 
-def resolve_covariance(design: Design, covariance, sigma: float | None) -> FixedCovariance:
-    """Σ_k for every term of ``design`` from the ``covariance`` option, checked.
+def resolve_covariance(design: Design, covariance, sigma: float | None,
+                       family_params: Mapping[str, float] | None = None,
+                       zi_coef=None) -> FixedCovariance:
+    """:func:`_resolve` with a zero-inflated family's coefficients (:func:`_zi_coef`)."""
+    import dataclasses
+
+    fixed = _resolve(design, covariance, sigma, family_params)
+    return dataclasses.replace(fixed, zi_coef=_zi_coef(design, covariance, zi_coef))
+
+
+def _zi_coef(design: Design, covariance, zi_coef) -> np.ndarray | None:
+    """γ from the ``zi_coef`` option (by name or in order), else from a covariance Fit of
+    the same zero-inflation formula (its estimates, or posterior means)."""
+    names = list(design.zi_names)
+    if not names:
+        if zi_coef is not None:
+            raise OptionsError(
+                f"zi_coef applies to zero-inflated families (zi=...), not {design.family.name}"
+                " — drop zi_coef=...")
+        return None
+    if zi_coef is None and isinstance(covariance, Fit) and covariance.design.zi_names:
+        if list(covariance.design.zi_names) != names:
+            raise OptionsError(
+                f"the covariance Fit's zero-inflation columns {list(covariance.design.zi_names)}"
+                f" differ from this model's {names}; pass zi_coef={{...}}")
+        est = covariance.estimates
+        return (np.array(est.zi_coef, dtype=float) if est is not None else
+                covariance.idata.posterior[naming.BETA_ZI].values.reshape(-1, len(names))
+                .mean(axis=0))
+    example = "{" + ", ".join(f"{n!r}: ..." for n in names) + "}"
+    if zi_coef is None:
+        raise OptionsError(
+            f"the zero-inflation coefficients must be held fixed in the 'map' backend, as the "
+            f"covariance: pass zi_coef={example}, or covariance= a Fit of the same model")
+    if isinstance(zi_coef, Mapping):
+        unknown = sorted(set(zi_coef) - set(names))
+        missing = [n for n in names if n not in zi_coef]
+        if unknown or missing:
+            raise OptionsError(
+                f"zi_coef needs exactly the zero-inflation columns {names} "
+                f"(unknown: {unknown}, missing: {missing})")
+        values = [zi_coef[n] for n in names]
+    else:
+        values = list(np.ravel(np.asarray(zi_coef, dtype=object)))
+        if len(values) != len(names):
+            raise OptionsError(f"zi_coef has {len(values)} values for the {len(names)} "
+                               f"zero-inflation columns {names}; pass zi_coef={example}")
+    try:
+        gamma = np.array(values, dtype=float)
+    except (TypeError, ValueError):
+        raise OptionsError(f"zi_coef must hold numbers, not {values!r}") from None
+    if not np.all(np.isfinite(gamma)):
+        raise OptionsError(f"zi_coef must be finite, not {values!r}")
+    return gamma
+
+
+def _resolve(design: Design, covariance, sigma: float | None,
+             family_params: Mapping[str, float] | None = None) -> FixedCovariance:
+    """Σ_k for every term of ``design`` from the ``covariance`` option, checked, with σ and
+    the family's parameters (from the options, else from a covariance Fit or table).
 
     Raises
     ------
     OptionsError
         A term without covariance, a matrix of the wrong size or not symmetric positive
-        semi-definite, an unknown group, or a missing / superfluous σ.
+        semi-definite, an unknown group, or a missing / superfluous σ or family parameter.
     """
     if not design.terms:
         raise OptionsError(
             "the formula has no random terms; the 'map' backend fits β and b at a fixed "
             "covariance of the random effects"
         )
-    given_sigma = None
+    given: dict = {}
     if isinstance(covariance, Fit):
-        raw, given_sigma = _from_fit(covariance)
+        raw, given = _from_fit(covariance)
     elif isinstance(covariance, pd.DataFrame):
-        raw, given_sigma = _from_varcorr(design, covariance)
+        raw, given = _from_varcorr(design, covariance)
     else:
         raw = covariance
+    given_sigma = given.get("sigma")
     named = _from_mapping(design, raw)
     missing = [t for t in design.terms if t.label not in named]
     if missing:
@@ -248,6 +319,15 @@ def resolve_covariance(design: Design, covariance, sigma: float | None) -> Fixed
         )
     covs = tuple(_check(t, named[t.label]) for t in design.terms)
     factors = tuple(psd_cholesky(c) for c in covs)
+    fam = design.family
+    if fam.kernel_parameters:
+        values = _family_params(fam, given, sigma, family_params)
+        return FixedCovariance(covs, factors, None, values)
+    if family_params:
+        raise OptionsError(
+            f"family_params applies to families with a dispersion or shape parameter; the "
+            f"{fam.name} family has none — drop family_params=..."
+        )
     if design.family.has_sigma:
         sigma = sigma if sigma is not None else given_sigma
         if sigma is None:
@@ -265,3 +345,33 @@ def resolve_covariance(design: Design, covariance, sigma: float | None) -> Fixed
     else:
         sigma = None
     return FixedCovariance(covs, factors, None if sigma is None else float(sigma))
+
+
+def _family_params(fam, given: dict, sigma, family_params) -> dict:
+    """The family's parameters held fixed: ``family_params`` (and ``sigma`` for Student-t)
+    over those of a covariance Fit or table; all of them positive and finite."""
+    names = fam.kernel_parameters
+    chosen = {k: v for k, v in given.items() if k in names}
+    if sigma is not None:
+        if "sigma" not in names:
+            raise OptionsError(f"sigma does not apply to the {fam.name} family (its parameter "
+                               f"is {', '.join(names)}): pass family_params={{...}}")
+        chosen["sigma"] = sigma
+    extra = sorted(set(family_params or {}) - set(names))
+    if extra:
+        raise OptionsError(f"family_params has {', '.join(extra)}, which the {fam.name} "
+                           f"family does not have; its parameters: {', '.join(names)}")
+    chosen.update(family_params or {})
+    missing = [k for k in names if k not in chosen]
+    if missing:
+        example = ", ".join(f"{k!r}: ..." for k in names)
+        raise OptionsError(
+            f"the {fam.name} family's {', '.join(missing)} must be held fixed in the 'map' "
+            f"backend, as the covariance: pass family_params={{{example}}}, or covariance= "
+            "a Fit of the same model (e.g. from backend='laplace' on a sample)"
+        )
+    for k in names:
+        v = chosen[k]
+        if isinstance(v, bool) or not np.isfinite(v) or v <= 0:
+            raise OptionsError(f"family_params[{k!r}] must be a positive number, not {v!r}")
+    return {k: float(chosen[k]) for k in names}

@@ -37,13 +37,17 @@ _LOGIT_EXTREME = 30.0
 
 
 def _check_family(family) -> None:
-    # Exact Newton on a convex objective: canonical links, and the ordinal family (whose
-    # cumulative logit / probit is log-concave in (α, η)).
-    if not (family.is_canonical or family.name == "ordinal"):
+    # Newton on the exact Hessian: canonical links, the ordinal family (its cumulative logit
+    # / probit is log-concave in (α, η)), and the families with fixed dispersion or shape
+    # parameters (their observed information is used, clipped at 0 in rows where it is
+    # negative).
+    if not (family.is_canonical or family.name == "ordinal" or family.kernel_parameters
+            or family.zero_inflated):
         raise FamilyError(
             f"the 'map' backend fits canonical links (gaussian identity, bernoulli/binomial "
-            f"logit, poisson log) and the ordinal family, not {family.name} with the "
-            f"{family.link.name!r} link; use backend='laplace' or backend='nuts' for it"
+            f"logit, poisson log), the ordinal family, the families with a dispersion "
+            f"parameter and the zero-inflated ones, not {family.name} with the {family.link.name!r} link; use "
+            "backend='laplace' or backend='nuts' for it"
         )
 
 
@@ -62,10 +66,12 @@ def _priors(spec: ModelSpec, P: int, n_alpha: int) -> tuple[np.ndarray, np.ndarr
 def _loglik_constant(design, sigma) -> float:
     """−Σ log p(y_i|η_i) minus the kernels' f_i, which leave these constants out."""
     w = np.ones(design.n) if design.weights is None else design.weights
-    if design.family.name == "gaussian":
-        pos = w > 0
-        return float(np.sum(0.5 * np.log(2 * np.pi * sigma**2) - 0.5 * np.log(w[pos])))
     family, _ = fk.codes(design.family)
+    if design.family.has_sigma:
+        pos = w > 0
+        # The lognormal's Jacobian −log y is a row constant, unweighted (as the density's).
+        jac = -float(np.sum(fk.row_constants(family, design.y, None)[pos]))
+        return float(np.sum(0.5 * np.log(2 * np.pi * sigma**2) - 0.5 * np.log(w[pos]))) + jac
     return float(-np.sum(w * fk.row_constants(family, design.y, design.trials)))
 
 
@@ -76,7 +82,7 @@ def _start(design, P: int, n_alpha: int) -> np.ndarray:
     y = design.y
     w = np.ones(design.n) if design.weights is None else design.weights
     off = 0.0 if design.offset is None else design.offset
-    fam = design.family.name
+    fam = design.family.count_family.name
     if fam == "ordinal":
         counts = np.bincount(y.astype(np.int64), weights=w, minlength=n_alpha + 1)
         cum = np.clip(np.cumsum(counts)[:-1] / counts.sum(), 1e-4, 1 - 1e-4)
@@ -87,8 +93,14 @@ def _start(design, P: int, n_alpha: int) -> np.ndarray:
     if "(Intercept)" not in design.x_names:
         return gam
     k = n_alpha + design.x_names.index("(Intercept)")
-    if fam == "gaussian":
-        gam[k] = np.average(y - off, weights=w) if w.sum() > 0 else 0.0
+    if fam in ("gaussian", "lognormal", "student_t") and design.family.link.name == "identity":
+        z = np.log(y) if fam == "lognormal" else y
+        gam[k] = np.average(z - off, weights=w) if w.sum() > 0 else 0.0
+    elif fam in ("gaussian", "negbinomial", "negbinomial1", "gamma", "beta"):
+        mean = np.average(y, weights=w) if w.sum() > 0 else 1.0
+        if fam == "beta":
+            mean = np.clip(mean, 1e-6, 1 - 1e-6)
+        gam[k] = float(design.family.link.link(np.array(max(mean, 1e-6)))) - np.mean(off)
     elif fam in ("bernoulli", "binomial"):
         N = np.ones(design.n) if design.trials is None else design.trials
         pbar = np.clip(np.sum(w * y) / max(np.sum(w * N), 1e-300), 1e-6, 1 - 1e-6)
@@ -145,14 +157,18 @@ def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
     design = spec.design
     _check_family(design.family)
     clock = _Clock()
-    cov = resolve_covariance(design, options.covariance, options.sigma)
-    layout = make_layout(design, cov.factors, options.dense_max)
+    cov = resolve_covariance(design, options.covariance, options.sigma,
+                             options.family_params, options.zi_coef)
+    zeta = None if cov.zi_coef is None else design.X_zi @ cov.zi_coef
+    layout = make_layout(design, cov.factors, options.dense_max, zeta)
     n_alpha, P = layout.n_alpha, layout.P
     mean, prec = _priors(spec, P, n_alpha)
     family, link = fk.codes(design.family)
     problem = Problem(
         layout=layout, family_code=family, link_code=link,
-        sigma2=1.0 if cov.sigma is None else cov.sigma**2, prior_mean=mean, prior_prec=prec,
+        sigma2=1.0 if cov.sigma is None else cov.sigma**2,
+        family_params=np.array(list((cov.family_params or {}).values()), dtype=float),
+        prior_mean=mean, prior_prec=prec,
         const=_loglik_constant(design, cov.sigma), chunks=make_chunks(layout, P),
         cg_chunks=make_chunks(layout, P, per_thread=2),
     )
@@ -180,6 +196,7 @@ def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
         cutpoints_cov=unc.gamma0_cov[:n_alpha, :n_alpha] if n_alpha else None,
         theta=design.theta_from_covariances(list(cov.covariances),
                                             1.0 if cov.sigma is None else cov.sigma),
+        family_params=cov.family_params, zi_coef=cov.zi_coef,
     )
     clock.lap("uncertainty")
 
@@ -260,9 +277,13 @@ def _approximation(problem, cov, options) -> str:
     if problem.iterative:
         how = (f"; draws by perturbation (x = H^-1 eps, eps ~ N(0, H), conjugate gradients to "
                f"relative residual {np.sqrt(options.cg_tol):g})")
+    fixed = [name for name, on in (("sigma", cov.sigma is not None),
+                                   ("the family's parameters", bool(cov.family_params)),
+                                   ("the zero-inflation coefficients", cov.zi_coef is not None))
+             if on]
     return packing.APPROXIMATION.format(
-        sigma=" and sigma" if cov.sigma is not None else "",
-        sigma_name=", sigma" if cov.sigma is not None else "", how=how)
+        sigma="".join(f" and {name}" for name in fixed),
+        sigma_name="".join(f", {name.replace('the ', '')}" for name in fixed), how=how)
 
 
 def _separated(spec, est) -> list[str]:
@@ -300,11 +321,12 @@ def _messages(spec, info, options, singular, est) -> tuple[str, ...]:
         )
         warnings.warn(messages[-1], ConvergenceWarning, stacklevel=5)
     ignored = [k for k, src in spec.sources.items() if src == "user"
-               and (k.startswith(("sd(", "cor(")) or k == "sigma")]
+               and (k.startswith(("sd(", "cor(", "zi_")) or k in ("sigma", "phi", "nu"))]
     if ignored:
         messages.append(
             f"priors on {', '.join(ignored)} have no effect: the map backend holds the "
-            "covariance (and sigma) fixed at the given values"
+            "covariance (and sigma, phi, nu, the zero-inflation coefficients) fixed at the "
+            "given values"
         )
         warnings.warn(messages[-1], BayesmixWarning, stacklevel=5)
     for k in singular:

@@ -39,7 +39,17 @@ class MapOptions(DrawOptions):
         contributes its estimates (for sampled fits: the posterior mean of each covariance
         matrix and of σ²).
     sigma : float, optional
-        Residual SD of the gaussian family; overrides one taken from ``covariance``.
+        Residual SD of the gaussian and lognormal families (Student-t's scale); overrides
+        one taken from ``covariance``.
+    family_params : dict, optional
+        The family's dispersion or shape parameters, held fixed like the covariance:
+        ``{"phi": ...}`` (negbinomial, negbinomial1, gamma, beta), ``{"sigma": ..., "nu":
+        ...}`` (student_t); overrides those taken from ``covariance`` (a Fit, or a
+        ``varcorr()`` table with ``phi`` / ``nu`` rows).
+    zi_coef : dict or sequence, optional
+        A zero-inflated family's coefficients γ (logit π = X_zi γ), held fixed like the
+        covariance: ``{"(Intercept)": ..., "minedno": ...}`` by zero-inflation column, or
+        values in that order; overrides those taken from ``covariance`` (a Fit).
     tol : float
         Stop when the Newton decrement gᵀH⁻¹g (the squared distance to the mode in
         standard-error units) falls below ``tol``, or stops shrinking at the rounding floor
@@ -60,6 +70,8 @@ class MapOptions(DrawOptions):
 
     covariance: Any = None
     sigma: float | None = None
+    family_params: Any = None
+    zi_coef: Any = None
     tol: float = 1e-14
     max_iter: int = 100
     dense_max: int = 2000

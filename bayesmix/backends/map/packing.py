@@ -39,4 +39,6 @@ def posterior(spec, est, gam: np.ndarray, b_draws, n_alpha: int, chains: int) ->
     for t, b in zip(design.terms, b_draws):
         post[naming.b_var(t.label)] = b.reshape(chains, S, t.m, t.r)
     post.update(fixed_hyperparameters(spec, est, chains, S))
+    if est.zi_coef is not None:
+        post[naming.BETA_ZI] = np.broadcast_to(est.zi_coef, (chains, S, len(est.zi_coef))).copy()
     return post

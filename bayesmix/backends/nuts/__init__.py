@@ -24,7 +24,7 @@ __all__ = ["BACKEND", "NutsOptions", "honours"]
 def honours(kind: str, prior: Prior) -> bool:
     """Whether the nuts backend can use ``prior`` on a parameter of this kind."""
     if prior.is_flat:
-        return kind in ("fixed", "intercept")
+        return kind in ("fixed", "intercept", "zi")
     return True
 
 

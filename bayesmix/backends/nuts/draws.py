@@ -39,6 +39,8 @@ def posterior_draws(spec: ModelSpec, layout: ModelLayout,
         out[name] = raw[name]
     if layout.has_cutpoints:
         out[naming.CUTPOINTS] = raw[CUTPOINTS]
+    if layout.zero_inflation:
+        out[naming.BETA_ZI] = raw[naming.BETA_ZI]
     for t, tl in zip(design.terms, layout.terms):
         z = raw[tl.effects]
         sd = raw[tl.sd]

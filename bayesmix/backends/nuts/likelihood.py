@@ -141,10 +141,28 @@ def _family_logp(name: str, link: str, eta, y: np.ndarray, params: dict):
     raise FamilyError(f"the nuts backend does not fit the {name!r} family")
 
 
+def _zero_inflated_logp(name: str, eta, y: np.ndarray, params: dict):
+    """Pointwise log p(y | η, ζ) of the zero-inflated Poisson and NB2 (ζ = logit π in
+    ``params["zeta"]``), without −log y!: log(1 − π) + log p_c(y) for y > 0,
+    log(π + (1 − π) p_c(0)) for y = 0 (both branches finite, so no NaN gradient)."""
+    zeta = params["zeta"]
+    log_1mpi = _log_sigmoid(-zeta)
+    if name == "zero_inflated_poisson":
+        count = data_var(y, "data_y") * eta - pt.exp(eta)
+        count0 = -pt.exp(eta)
+    else:
+        count = _family_logp("negbinomial", "log", eta, y, params)
+        log_phi = pt.log(params["phi"])
+        count0 = -params["phi"] * pt.softplus(eta - log_phi)
+    zero = pt.logaddexp(_log_sigmoid(zeta), log_1mpi + count0)
+    return pt.switch(data_var(y == 0, "data_yzero", bool), zero, log_1mpi + count)
+
+
 def loglik_sum(design: Design, eta, sigma=None, cutpoints=None, params=None):
     """Σ_i w_i log p(y_i | η_i) up to parameter-free constants, as one scalar expression.
 
-    ``params``: the family's parameters by name (φ; σ and ν of Student-t). Every array of
+    ``params``: the family's parameters by name (φ; σ and ν of Student-t; ``zeta``, the
+    rows' zero-inflation log-odds, of a zero-inflated family). Every array of
     the data enters as a named input (:func:`~.data.data_var`), never as a constant, so
     the compiled function stays cacheable. The lognormal is the Gaussian on log y (its
     Jacobian is a constant).
@@ -159,7 +177,10 @@ def loglik_sum(design: Design, eta, sigma=None, cutpoints=None, params=None):
         n = np.ones_like(y) if design.trials is None else np.asarray(design.trials, float)
     if w is not None and np.any(w == 0):
         keep = np.flatnonzero(w > 0)
-        eta = eta[data_var(keep, "data_keep", np.int64)]
+        kept = data_var(keep, "data_keep", np.int64)
+        eta = eta[kept]
+        if params and "zeta" in params:
+            params = {**params, "zeta": params["zeta"][kept]}
         y, w = y[keep], w[keep]
         n = None if n is None else n[keep]
     if fam.has_sigma:
@@ -175,6 +196,9 @@ def loglik_sum(design: Design, eta, sigma=None, cutpoints=None, params=None):
     if fam.name == "poisson" and fam.link.name == "log":
         return linear_exp_loglik(eta, data_var(wt * y, "data_a"), data_var(wt, "data_c"),
                                  "exp")
+    if fam.zero_inflated:
+        terms = _zero_inflated_logp(fam.name, eta, y, params)
+        return pt.sum(terms if w is None else data_var(w, "data_w") * terms)
     if fam.kernel_parameters:
         terms = _family_logp(fam.name, fam.link.name, eta, y, params or {})
         return pt.sum(terms if w is None else data_var(w, "data_w") * terms)

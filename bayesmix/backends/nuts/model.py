@@ -99,6 +99,8 @@ class ModelLayout:
     family_params : tuple of str
         The family's parameters sampled (``sigma``, ``phi``, ``nu``).
     has_cutpoints : bool
+    zero_inflation : bool
+        Whether the zero-inflation coefficients are sampled (``beta_zi``).
     initial : dict name → array
         Starting values (before jitter) that differ from PyMC's defaults: the centred
         intercept at its prior location, ordered cutpoints near the data's proportions.
@@ -113,6 +115,7 @@ class ModelLayout:
     family_params: tuple[str, ...]
     has_cutpoints: bool
     initial: dict
+    zero_inflation: bool = False
 
 
 def _location(prior) -> float:
@@ -128,6 +131,8 @@ def _coords(design: Design, slope_names: list[str]) -> dict:
         coords[naming.level_dim(t.label)] = [str(v) for v in t.levels]
     if design.family.name == "ordinal":
         coords[naming.CUTPOINT] = naming.cutpoint_labels(design)
+    if design.X_zi is not None:
+        coords[naming.ZI_COEF] = list(design.zi_names)
     return coords
 
 
@@ -296,6 +301,10 @@ def build_model(spec: ModelSpec, *, prior_only: bool = False,
                 transform=pm.distributions.transforms.ordered,
             )
             initial[CUTPOINTS] = _cutpoints_init(design)
+        if design.X_zi is not None:
+            gamma = _vector_rv(naming.BETA_ZI, spec.zi_priors(), (naming.ZI_COEF,),
+                               positive=False)
+            params["zeta"] = pt.dot(data_var(design.X_zi, "data_Xzi"), gamma)
         if not prior_only:
             eta_vec = eta if getattr(eta, "ndim", 0) == 1 else pt.zeros(design.n) + eta
             pm.Potential("loglik", loglik_sum(design, eta_vec, sigma, cutpoints, params))
@@ -306,8 +315,9 @@ def build_model(spec: ModelSpec, *, prior_only: bool = False,
         slope_index=slope_index,
         xbar=np.asarray(xbar, dtype=float),
         terms=tuple(terms),
-        family_params=tuple(params),
+        family_params=tuple(k for k in params if k != "zeta"),
         has_cutpoints=cutpoints is not None,
         initial=initial,
+        zero_inflation=design.X_zi is not None,
     )
     return model, layout

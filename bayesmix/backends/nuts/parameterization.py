@@ -46,7 +46,7 @@ def _working(design: Design) -> tuple[np.ndarray, np.ndarray, float | None]:
         beta, *_ = np.linalg.lstsq(design.X * sw[:, None], y * sw, rcond=None)
         if fam.link.name == "identity":
             return y - design.X @ beta, w, None
-    if fam.kernel_parameters or fam.has_sigma:
+    if fam.kernel_parameters or fam.has_sigma or fam.zero_inflated:
         # Working scale at the mean of y, with y's variance (which includes the random
         # effects' share: a conservative information per row).
         mu = float(np.mean(y))

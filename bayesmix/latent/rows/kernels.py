@@ -143,13 +143,14 @@ def _finish_level(j, P0, Pj, pat_ptr, pat, Huu, gl, u1, L, Cj, cvec, gu, S, rhs)
 
 
 @nb.njit(parallel=True, cache=True)
-def newton_pass(fam, link, sigma2, chunks, level_ptr, y, w, trials, offset, Xf, A1, Ad, dcol, pos_d,
-                loc_d, pat_ptr, pat, eta_it, gam, n_alpha, u1, store, hrow, rowg,
+def newton_pass(fam, link, sigma2, fparams, chunks, level_ptr, y, w, trials, offset, Xf, A1, Ad, dcol,
+                pos_d, loc_d, pat_ptr, pat, eta_it, gam, n_alpha, u1, store, hrow, rowg,
                 L, C, C_ptr, cvec, gu, F_part, g_part, S_part, rhs_part):
     p, r1 = Xf.shape[1], A1.shape[1]
     nd = pos_d.shape[1]
     P0 = n_alpha + p
-    alpha = gam[:n_alpha]
+    # The row kernel's parameter vector: the thresholds in γ, or the family's fixed φ / σ, ν.
+    alpha = gam[:n_alpha] if n_alpha > 0 else fparams
     has_w, has_n = w.shape[0] > 0, trials.shape[0] > 0
     wide = hrow.shape[1] > 1
     for ch in nb.prange(chunks.shape[0] - 1):
@@ -171,6 +172,9 @@ def newton_pass(fam, link, sigma2, chunks, level_ptr, y, w, trials, offset, Xf, 
                 (f, ge, he, lo, hi, glo, ghi, hll, hlh, hhh, helo, hehi) = row_terms(
                     fam, link, y[i], eta, trials[i] if has_n else 1.0, w[i] if has_w else 1.0,
                     sigma2, alpha)
+                # A negative observed information (t, beta, NB1 rows) is clipped: the
+                # Hessian stays positive definite and the steps descend.
+                he = max(he, 0.0)
                 F += f
                 for k in range(p):
                     x = Xf[i, k]

@@ -222,9 +222,11 @@ def _sorted(arr, perm) -> np.ndarray:
     return _take(arr, perm)
 
 
-def make_layout(design: Design, factors, dense_max: int) -> Layout:
+def make_layout(design: Design, factors, dense_max: int,
+                row_values: np.ndarray | None = None) -> Layout:
     """Sort and transform the design's arrays for the solver (O(n) work and memory);
-    ``factors`` are the T_k (Σ_k = T_k T_kᵀ) per term in design order."""
+    ``factors`` are the T_k (Σ_k = T_k T_kᵀ) per term in design order; ``row_values``
+    replace the trials as the kernels' per-row value (a zero-inflated family's ζ)."""
     terms = design.terms
     primary, dense, iterative = _partition(design, dense_max)
     perm, level_ptr = row_order(design, primary)
@@ -271,7 +273,7 @@ def make_layout(design: Design, factors, dense_max: int) -> Layout:
     return Layout(
         n=n, p=p, n_alpha=n_alpha, primary=primary, dense=tuple(dense),
         iterative=tuple(iterative), perm=perm, level_ptr=level_ptr, y=y,
-        w=_sorted(design.weights, perm), trials=_sorted(design.trials, perm),
+        w=_sorted(design.weights, perm), trials=_sorted(design.trials if row_values is None else row_values, perm),
         offset=_sorted(design.offset, perm),
         Xf=_take(design.X, perm),
         A1=A1, Ad=Ad, dcol=dcol, pos_d=pos_d, d_offsets=d_offsets if dense else (P0,),

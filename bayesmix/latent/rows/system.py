@@ -44,6 +44,7 @@ class Problem:
     family_code: int
     link_code: int
     sigma2: float
+    family_params: np.ndarray
     prior_mean: np.ndarray
     prior_prec: np.ndarray
     const: float
@@ -140,7 +141,8 @@ def evaluate(problem: Problem, st: State) -> float:
     pt = st.parts
     eta_it = iterative_dot(lay, st.v[:, None])[:, 0]
     kernels.newton_pass(
-        problem.family_code, problem.link_code, problem.sigma2, problem.chunks, lay.level_ptr, lay.y, lay.w,
+        problem.family_code, problem.link_code, problem.sigma2, problem.family_params,
+        problem.chunks, lay.level_ptr, lay.y, lay.w,
         lay.trials, lay.offset, lay.Xf, lay.A1, lay.Ad, lay.dcol, lay.pos_d, lay.loc_d,
         lay.pat_ptr, lay.pat, eta_it, st.gam, lay.n_alpha, st.u1,
         problem.iterative, st.hrow, st.rowg, st.L, st.C, st.C_ptr, st.cvec, st.gu,
