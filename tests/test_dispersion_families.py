@@ -68,6 +68,36 @@ def test_laplace_matches_glmmtmb(name):
     assert np.isfinite(ll).mean() > (0.99 if link == "inverse" else 1.0 - 1e-12)
 
 
+def test_student_t_with_nu_held_constant_matches_glmmtmb():
+    """ν held at 5 (a Constant prior; glmmTMB's map = list(psi = factor(NA))): maximum
+    likelihood over the rest reproduces glmmTMB, ν is reported without a standard error and
+    not counted in the degrees of freedom; the other backends hold it too."""
+    ref = GLMMTMB["student_t_nu5"]
+    flat = {"(Intercept)": "flat", "x": "flat", "sd(g)": "flat", "sigma": "flat"}
+    fit = bayesmix.fit("y_t ~ x + (1 | g)", DATA, "student_t",
+                       priors={**flat, "nu": bayesmix.Constant(5.0)})
+    assert fit.info.method == "Laplace"
+    _check(fit, ref["logLik"], ref["fixef"]["estimate"], ref["fixef"]["std_error"],
+           [re["sd"] for re in ref["random_effects"]],
+           {"sigma": ref["sigma_glmmTMB"], "nu": 5.0})
+    assert fit.info.df == 4  # β (2), sd, σ
+    assert "nu" not in fit.estimates.family_params_se
+    for kw in ({}, {"backend": "nuts", "draws": 100, "tune": 200, "chains": 1, "seed": 1},
+               {"backend": "map", "covariance": {"g": 0.3}, "sigma": 1.0}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            other = bayesmix.fit("y_t ~ x + (1 | g)", DATA, "student_t",
+                                 priors={"nu": bayesmix.Constant(5.0)}, **kw)
+        assert np.all(other.idata.posterior["nu"].values == 5.0)
+    with pytest.raises(bayesmix.PriorError, match="held constant only among the family's "
+                                                  r"parameters \(sigma, nu\)"):
+        bayesmix.fit("y_t ~ x + (1 | g)", DATA, "student_t",
+                     priors={"x": bayesmix.Constant(1.0)})
+    with pytest.raises(bayesmix.PriorError, match="value must be positive"):
+        bayesmix.fit("y_t ~ x + (1 | g)", DATA, "student_t",
+                     priors={"nu": bayesmix.Constant(-1.0)})
+
+
 @pytest.mark.parametrize(("dataset", "fit_id"), [
     ("Salamanders", "Salamanders_glmmTMB_nbinom2"),
     ("grouseticks", "grouseticks_glmmTMB_nbinom2")])

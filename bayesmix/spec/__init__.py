@@ -5,6 +5,7 @@ from .defaults import default_priors, response_scale
 from .modelspec import ROLES, ModelSpec, model_spec, parameter_names
 from .priors import (
     LKJ,
+    Constant,
     Exponential,
     Flat,
     Gamma,
@@ -33,6 +34,7 @@ __all__ = [
     "LogNormal",
     "LKJ",
     "Flat",
+    "Constant",
     "BlmePriors",
     "BlmeWishart",
     "BlmeGamma",

@@ -12,6 +12,9 @@ Parameters are named as users read them:
 - ``"zi_<column>"`` for a zero-inflation coefficient (``"zi_(Intercept)"``, ``"zi_minedno"``;
   logit scale).
 
+A family's parameter (φ, ν, Student-t's σ) can be held at a value with ``Constant(value)``
+instead of a prior.
+
 Priors can also be set by role: ``"fixed"`` (all fixed effects but the intercept),
 ``"intercept"``, ``"sd"``, ``"cor"``, ``"zi"`` (every zero-inflation coefficient). A name beats a role; anything unset keeps its default.
 
@@ -30,7 +33,7 @@ from ..design import Design
 from ..errors import PriorError
 from .blme import BlmePriors
 from .defaults import ZI_PREFIX, default_priors
-from .priors import CORRELATION, POSITIVE, REAL, Flat, Prior
+from .priors import CORRELATION, POSITIVE, REAL, Constant, Flat, Prior
 
 __all__ = ["ModelSpec", "model_spec", "parameter_names", "ROLES"]
 
@@ -121,8 +124,29 @@ class ModelSpec:
 
     @property
     def all_flat(self) -> bool:
-        """Whether every prior is flat (the frequentist, lme4 setting)."""
-        return all(p.is_flat for p in self.priors.values())
+        """Whether every prior is flat (the frequentist, lme4 setting), parameters held
+        constant aside."""
+        return all(p.is_flat or isinstance(p, Constant) for p in self.priors.values())
+
+    def constants(self) -> dict[str, float]:
+        """The family's parameters held at a value (a :class:`Constant` prior), by name."""
+        return {k: float(p.value) for k, p in self.priors.items() if isinstance(p, Constant)}
+
+    def free_family_parameters(self) -> tuple[str, ...]:
+        """The row kernel's parameters that are estimated (not held constant), in
+        :attr:`Family.kernel_parameters` order."""
+        fixed = self.constants()
+        return tuple(k for k in self.design.family.kernel_parameters if k not in fixed)
+
+    def family_vector(self, free: "np.ndarray") -> "np.ndarray":
+        """The kernel's parameter vector from the free parameters' values (constants
+        inserted in their places)."""
+        import numpy as np
+
+        fixed = self.constants()
+        values = iter(np.asarray(free, dtype=float))
+        return np.array([fixed[k] if k in fixed else next(values)
+                         for k in self.design.family.kernel_parameters], dtype=float)
 
     def beta_priors(self) -> list[Prior]:
         """Priors of the fixed effects, in X's column order."""
@@ -231,7 +255,7 @@ def model_spec(
         elif kind in by_role:
             chosen[name], sources[name] = by_role[kind], "user"
     for name, prior in chosen.items():
-        _check_support(name, prior)
+        _check_support(name, prior, design)
     return ModelSpec(design, MappingProxyType(chosen), MappingProxyType(sources))
 
 
@@ -254,7 +278,18 @@ def _unknown(key: str, defaults, aliases) -> str:
     )
 
 
-def _check_support(name: str, prior: Prior) -> None:
+def _check_support(name: str, prior: Prior, design: Design) -> None:
+    if isinstance(prior, Constant):
+        allowed = design.family.kernel_parameters
+        if name not in allowed:
+            raise PriorError(
+                f"{prior} on {name!r}: a parameter can be held constant only among the "
+                f"family's parameters ({', '.join(allowed) or 'none for ' + design.family.name})"
+                "; give it a prior instead"
+            )
+        if not prior.value > 0:
+            raise PriorError(f"{prior} on {name!r}: the value must be positive")
+        return
     if prior.is_flat:
         return
     want = _SUPPORT[_kind(name)]

@@ -267,6 +267,26 @@ def _lkj_log_c(eta: float, d: int) -> float:
 
 
 @dataclass(frozen=True)
+class Constant(Prior):
+    """A parameter held at ``value`` instead of estimated (brms's ``constant()``): the
+    family's parameters only — Student-t's ν (and σ), φ. Every backend then treats it as
+    known, as the map backend treats the covariance."""
+
+    value: float
+
+    def logp(self, x):
+        return np.zeros_like(np.asarray(x, float))
+
+    def normal_moments(self):
+        raise PriorError(f"{self} holds a parameter fixed; it is not a prior on a coefficient")
+
+    def to_pymc(self, name: str, **kwargs):
+        import pytensor.tensor as pt
+
+        return pt.constant(float(self.value), name=name)
+
+
+@dataclass(frozen=True)
 class Flat(Prior):
     """The improper flat prior (lme4's implicit prior); mode-based backends only."""
 

@@ -69,17 +69,25 @@ def zero_inflation_start(field) -> np.ndarray | None:
     return gamma
 
 
-def glm_params_start(field) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def glm_params_start(field, constants: dict | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(β, α, γ) of the GLM without random effects: IRLS for β at (α, γ) alternating with
-    moment estimates of α at β (twice: a start, not an estimate); γ from
-    :func:`zero_inflation_start` (None without zero-inflation)."""
-    k = len(field.design.family.kernel_parameters)
+    moment estimates of α at β (twice: a start, not an estimate), the parameters in
+    ``constants`` held at their values; γ from :func:`zero_inflation_start` (None without
+    zero-inflation)."""
+    names = field.design.family.kernel_parameters
+    constants = constants or {}
+
+    def held(alpha):
+        return np.array([constants.get(n, v) for n, v in zip(names, alpha)], dtype=float)
+
     gamma = zero_inflation_start(field)
     zeta = None if gamma is None else field.X_zi @ gamma
     alpha = np.zeros(0)
-    if k:
-        alpha = moment_params(field, glm_start(field, alpha=np.full(k, 5.0), zeta=zeta))
-        alpha = moment_params(field, glm_start(field, alpha=alpha, zeta=zeta))
+    if names:
+        alpha = held(np.full(len(names), 5.0))
+        alpha = held(moment_params(field, glm_start(field, alpha=alpha, zeta=zeta)))
+        alpha = held(moment_params(field, glm_start(field, alpha=alpha, zeta=zeta)))
     return glm_start(field, alpha=alpha, zeta=zeta), alpha, gamma
 
 
@@ -87,22 +95,24 @@ def fit_dispersion(spec, options: LaplaceOptions):
     """glmmTMB's Laplace fit (maximum likelihood) of a family with parameters besides η."""
     design = spec.design
     names = design.family.kernel_parameters
-    k = len(names)
+    free = spec.free_family_parameters()  # the others are held constant
+    k = len(free)
     start = time.perf_counter()
     field = latent_field(design, options.factorization)
     state = new_state(field)
-    state.beta, alpha, gamma = glm_params_start(field)
+    state.beta, alpha, gamma = glm_params_start(field, spec.constants())
     m = 0 if gamma is None else len(gamma)
     if m:
         set_zero_inflation(state, gamma)
     n_theta, p = design.n_theta, field.p
     theta = glmm_start(field, state.beta, alpha, state.zeta)
-    a0 = np.concatenate([np.log(alpha), np.zeros(0) if gamma is None else gamma])
+    alpha_free = np.array([v for n, v in zip(names, alpha) if n in free])
+    a0 = np.concatenate([np.log(alpha_free), np.zeros(0) if gamma is None else gamma])
     messages: list[str] = []
     timings: dict = {}
 
-    def outer(a):  # (log α, γ) → (α, γ)
-        return np.concatenate([np.exp(a[:k]), a[k:]])
+    def outer(a):  # (log α free, γ) → (α, γ)
+        return np.concatenate([spec.family_vector(np.exp(a[:k])), a[k:]])
 
     obj0 = GlmmObjective(state, 0, options.pirls_tol, options.pirls_max_iter)
 
@@ -155,11 +165,12 @@ def fit_dispersion(spec, options: LaplaceOptions):
     res = obj.last
     RZX, RX = joint_factors(state, res)
     beta_cov = cov[:p, :p] if cov is not None else beta_covariance(RX)
-    params = np.exp(x1[n_theta + p:n_theta + p + k])
+    free_values = np.exp(x1[n_theta + p:n_theta + p + k])
+    params = spec.family_vector(free_values)
     ses = None
     if cov is not None and k:
         log_se = np.sqrt(np.clip(np.diag(cov)[p:p + k], 0.0, None))
-        ses = {name: float(v * s) for name, v, s in zip(names, params, log_se)}
+        ses = {name: float(v * s) for name, v, s in zip(free, free_values, log_se)}
     zi_coef = x1[n_theta + p + k:].copy() if m else None
     zi_cov = None
     if m:

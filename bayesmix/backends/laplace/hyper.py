@@ -85,7 +85,8 @@ class HyperSpace:
         if self.has_sigma:
             self.names.append("log sigma")
             i += 1
-        self.family_names = design.family.kernel_parameters
+        self.family_names = spec.free_family_parameters()  # the others held constant
+        self._has_family = bool(design.family.kernel_parameters)
         self._family_index = slice(i, i + len(self.family_names))
         self._family_priors = [spec.family_prior(name) for name in self.family_names]
         self.names += [f"log {name}" for name in self.family_names]
@@ -118,7 +119,8 @@ class HyperSpace:
             sds.append(sd)
             chols.append(L)
         beta = phi[self.beta_index].copy() if self.beta_index is not None else None
-        params = np.exp(phi[self._family_index]) if self.family_names else None
+        params = (self.spec.family_vector(np.exp(phi[self._family_index]))
+                  if self._has_family else None)
         zi = phi[self.zi_index].copy() if self.zi_index is not None else None
         return Hyper(tuple(sds), tuple(chols), sigma, theta, beta, params, zi)
 
@@ -172,7 +174,9 @@ class HyperSpace:
         if self.has_sigma:
             phi[self._sigma_index] = np.log(scale)
         if self.family_names:
-            phi[self._family_index] = np.log(family_params)
+            names = self.spec.design.family.kernel_parameters
+            phi[self._family_index] = np.log([v for n, v in zip(names, family_params)
+                                              if n in self.family_names])
         if self.beta_index is not None:
             phi[self.beta_index] = beta
         if self.zi_index is not None:

@@ -140,7 +140,8 @@ def finish(spec, state, options, *, method, theta, beta, beta_cov, sigma, u, RZX
     loglik = -0.5 * objective
     n_cut = 0 if cutpoints is None else len(cutpoints)
     n_zi = 0 if zi_coef is None else len(zi_coef)
-    df = field.p + n_cut + design.n_theta + len(design.family.parameters) + n_zi
+    df = (field.p + n_cut + design.n_theta + len(design.family.parameters) + n_zi
+          - len(spec.constants()))
     n_draws = 0 if posterior is None else posterior[naming.BETA].shape[1]
     attrs = {"method": method, "loglik": loglik, "theta": theta.tolist(),
              "draws": n_draws, "seed": -1 if options.seed is None else options.seed}

@@ -30,7 +30,7 @@ def start_phi(spec, field, state, hyper: HyperSpace) -> np.ndarray:
     if spec.design.family.kernel_parameters or spec.design.family.zero_inflated:
         from .dispersion import glm_params_start
 
-        beta, alpha, gamma = glm_params_start(field)
+        beta, alpha, gamma = glm_params_start(field, spec.constants())
         zeta = None if gamma is None else field.X_zi @ gamma
         return hyper.from_theta(glmm_start(field, beta, alpha, zeta), None, beta, alpha,
                                 gamma)

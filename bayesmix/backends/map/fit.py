@@ -158,7 +158,8 @@ def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
     _check_family(design.family)
     clock = _Clock()
     cov = resolve_covariance(design, options.covariance, options.sigma,
-                             options.family_params, options.zi_coef)
+                             {**spec.constants(), **(options.family_params or {})} or None,
+                             options.zi_coef)
     zeta = None if cov.zi_coef is None else design.X_zi @ cov.zi_coef
     layout = make_layout(design, cov.factors, options.dense_max, zeta)
     n_alpha, P = layout.n_alpha, layout.P

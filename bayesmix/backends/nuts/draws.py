@@ -37,6 +37,8 @@ def posterior_draws(spec: ModelSpec, layout: ModelLayout,
     out = {naming.BETA: beta}
     for name in layout.family_params:
         out[name] = raw[name]
+    for name, value in layout.constants.items():
+        out[name] = np.full((chains, draws), value)
     if layout.has_cutpoints:
         out[naming.CUTPOINTS] = raw[CUTPOINTS]
     if layout.zero_inflation:

@@ -26,7 +26,7 @@ correlations and b in data scale are computed from the draws in NumPy
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -101,6 +101,8 @@ class ModelLayout:
     has_cutpoints : bool
     zero_inflation : bool
         Whether the zero-inflation coefficients are sampled (``beta_zi``).
+    constants : dict name → float
+        The family's parameters held at a value (``Constant`` priors), not sampled.
     initial : dict name → array
         Starting values (before jitter) that differ from PyMC's defaults: the centred
         intercept at its prior location, ordered cutpoints near the data's proportions.
@@ -116,6 +118,7 @@ class ModelLayout:
     has_cutpoints: bool
     initial: dict
     zero_inflation: bool = False
+    constants: dict = field(default_factory=dict)
 
 
 def _location(prior) -> float:
@@ -315,7 +318,8 @@ def build_model(spec: ModelSpec, *, prior_only: bool = False,
         slope_index=slope_index,
         xbar=np.asarray(xbar, dtype=float),
         terms=tuple(terms),
-        family_params=tuple(k for k in params if k != "zeta"),
+        family_params=tuple(k for k in params if k != "zeta" and k not in spec.constants()),
+        constants=spec.constants(),
         has_cutpoints=cutpoints is not None,
         initial=initial,
         zero_inflation=design.X_zi is not None,
