@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
+import numpy as np
+
 from ..design import Design
 from ..errors import PriorError
 from .blme import BlmePriors
@@ -138,11 +140,9 @@ class ModelSpec:
         fixed = self.constants()
         return tuple(k for k in self.design.family.kernel_parameters if k not in fixed)
 
-    def family_vector(self, free: "np.ndarray") -> "np.ndarray":
+    def family_vector(self, free: np.ndarray) -> np.ndarray:
         """The kernel's parameter vector from the free parameters' values (constants
         inserted in their places)."""
-        import numpy as np
-
         fixed = self.constants()
         values = iter(np.asarray(free, dtype=float))
         return np.array([fixed[k] if k in fixed else next(values)
