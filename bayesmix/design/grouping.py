@@ -74,11 +74,15 @@ def codes_for(levels: pd.Index, data: pd.DataFrame, factors: tuple[str, ...]) ->
         if isinstance(values.dtype, pd.CategoricalDtype):
             values = values.astype(levels.dtype if levels.dtype != object else object)
         try:
-            return np.asarray(levels.get_indexer(values), dtype=np.int32)
+            codes = np.asarray(levels.get_indexer(values), dtype=np.int32)
         except (TypeError, ValueError):
-            return np.asarray(
-                levels.astype(str).get_indexer(values.astype(str)), dtype=np.int32
-            )
+            codes = np.full(len(values), -1, dtype=np.int32)
+        missing = codes < 0
+        if missing.any():
+            # A level given as another type (the number 308 for the level "308"): its label.
+            by_label = levels.astype(str).get_indexer(values[missing].astype(str))
+            codes[missing] = by_label
+        return codes
     joined = data[factors[0]].astype(str).astype(object)
     for f in factors[1:]:
         joined = joined + ":" + data[f].astype(str).astype(object)

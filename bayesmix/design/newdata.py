@@ -32,6 +32,8 @@ class NewData:
     term_X : dict label → ndarray (n_new, r)
     new_levels : dict label → list
         The unseen levels of each term (empty lists when all are known).
+    new_codes : dict label → ndarray of int32
+        Per row, the index of its level in ``new_levels[label]``; −1 for a seen level.
     rows : pandas.Index
     X_zi : ndarray (n_new, m) or None
         The zero-inflation columns of a zero-inflated family.
@@ -44,6 +46,7 @@ class NewData:
     new_levels: dict
     rows: pd.Index
     X_zi: np.ndarray | None = None
+    new_codes: dict | None = None
 
 
 def new_data(design: Design, data: pd.DataFrame, *, allow_new_levels: bool = True) -> NewData:
@@ -70,7 +73,7 @@ def new_data(design: Design, data: pd.DataFrame, *, allow_new_levels: bool = Tru
     for expr in design.parsed.offsets:
         values = np.asarray(evaluate(expr, data, ctx, what="offset"), dtype=float)
         offset = values if offset is None else offset + values
-    codes, term_X, unseen = {}, {}, {}
+    codes, term_X, unseen, new_codes = {}, {}, {}, {}
     for t in design.terms:
         missing = [f for f in t.factors if f not in data.columns]
         if missing:
@@ -80,18 +83,23 @@ def new_data(design: Design, data: pd.DataFrame, *, allow_new_levels: bool = Tru
             )
         c = codes_for(t.levels, data, t.factors)
         new = c < 0
+        nc = np.full(len(c), -1, dtype=np.int32)
         if new.any():
             labels = data.loc[new, list(t.factors)].astype(str).agg(":".join, axis=1)
-            levels = list(pd.unique(labels))
+            levels, inverse = np.unique(labels.to_numpy(dtype=str), return_inverse=True)
+            levels = [str(v) for v in levels]
             if not allow_new_levels:
+                shown = ", ".join(map(repr, levels[:10])) + (" …" if len(levels) > 10 else "")
                 raise DataError(
-                    f"grouping factor {t.group!r} has levels not seen when fitting: "
-                    f"{', '.join(levels[:10])}{' …' if len(levels) > 10 else ''}; pass "
-                    "allow_new_levels=True to predict them at the population value"
+                    f"grouping factor {t.group!r} has levels not seen when fitting: {shown}; "
+                    "pass new_levels='population' to predict them at the population value, "
+                    "or 'sample' to draw their effects from the fitted covariance"
                 )
             unseen[t.label] = levels
+            nc[new] = inverse
         else:
             unseen[t.label] = []
+        new_codes[t.label] = nc
         codes[t.label] = c
         term_X[t.label] = t.columns_on(data, ctx)
     X_zi = None
@@ -102,4 +110,4 @@ def new_data(design: Design, data: pd.DataFrame, *, allow_new_levels: bool = Tru
     for arr in [X, *term_X.values()] + ([] if X_zi is None else [X_zi]):
         if not np.all(np.isfinite(arr)):
             raise DataError("new data has missing or non-finite values in the predictors")
-    return NewData(X, offset, codes, term_X, unseen, data.index, X_zi)
+    return NewData(X, offset, codes, term_X, unseen, data.index, X_zi, new_codes)

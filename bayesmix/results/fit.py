@@ -166,8 +166,25 @@ class Fit:
         return ranef_table(self)
 
     def predict(self, newdata: pd.DataFrame | None = None, **kwargs):
-        """Predictions; see :func:`bayesmix.results.predict.predict`."""
+        """Predictions with optional intervals and draws; see
+        :func:`bayesmix.results.predict.predict`."""
         return _predict(self, newdata, **kwargs)
+
+    def posterior_predictive(self, seed: int | None = None):
+        """Add the ``posterior_predictive`` group (y_rep per posterior draw) to ``idata``,
+        for ``az.plot_ppc(fit.idata)``; see :func:`bayesmix.results.predictive.
+        posterior_predictive`."""
+        from .predictive import posterior_predictive
+
+        return posterior_predictive(self, seed)
+
+    def simulate(self, n: int = 1, seed: int | None = None,
+                 newdata: pd.DataFrame | None = None, random: str = "sample") -> pd.DataFrame:
+        """Simulated responses (lme4's ``simulate``); see
+        :func:`bayesmix.results.predictive.simulate`."""
+        from .predictive import simulate
+
+        return simulate(self, n, seed, newdata, random)
 
     def summary(self) -> str:
         """A printable report in lme4's spirit."""
