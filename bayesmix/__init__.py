@@ -17,6 +17,7 @@ from .errors import (
 )
 from .families import Family, get_family
 from .results import Fit, compare
+from .results.inference import anova
 from .spec import (
     LKJ,
     BlmeGamma,
@@ -46,6 +47,7 @@ __all__ = [
     "ModelSpec",
     "Fit",
     "compare",
+    "anova",
     "Normal",
     "StudentT",
     "HalfNormal",

@@ -132,13 +132,16 @@ class Fit:
 
     @property
     def aic(self) -> float | None:
-        if self.loglik is None or self.info.df is None:
+        """AIC of a maximum-likelihood fit; None where it is not defined (REML, whose
+        criterion is not a likelihood of the same data; fits without a likelihood)."""
+        if self.loglik is None or self.info.df is None or self.info.method == "REML":
             return None
         return -2 * self.loglik + 2 * self.info.df
 
     @property
     def bic(self) -> float | None:
-        if self.loglik is None or self.info.df is None:
+        """BIC, where :attr:`aic` is defined."""
+        if self.aic is None:
             return None
         return -2 * self.loglik + np.log(self.design.n) * self.info.df
 
@@ -169,6 +172,39 @@ class Fit:
         """Predictions with optional intervals and draws; see
         :func:`bayesmix.results.predict.predict`."""
         return _predict(self, newdata, **kwargs)
+
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """β + b per level of every term (lme4's ``coef``); see
+        :func:`bayesmix.results.inference.coef`."""
+        from .inference import coef
+
+        return coef(self)
+
+    def vcov(self) -> pd.DataFrame:
+        """Covariance of β (of β̂, or posterior); see :func:`bayesmix.results.inference.vcov`."""
+        from .inference import vcov
+
+        return vcov(self)
+
+    def fitted(self) -> pd.Series:
+        """E[y | η] at the fitted rows (lme4's ``fitted``)."""
+        from .inference import fitted
+
+        return fitted(self)
+
+    def residuals(self, kind: str = "response") -> pd.Series:
+        """Response, Pearson or deviance residuals; see
+        :func:`bayesmix.results.inference.residuals`."""
+        from .inference import residuals
+
+        return residuals(self, kind)
+
+    def confint(self, method: str = "auto", level: float = 0.95) -> pd.DataFrame:
+        """Wald, profile-likelihood or posterior intervals; see
+        :func:`bayesmix.results.inference.confint`."""
+        from .inference import confint
+
+        return confint(self, method, level)
 
     def posterior_predictive(self, seed: int | None = None):
         """Add the ``posterior_predictive`` group (y_rep per posterior draw) to ``idata``,

@@ -159,7 +159,7 @@ def confint(fit: Fit, method: str = "auto", level: float = 0.95) -> pd.DataFrame
     if method == "auto":
         method = "posterior" if posterior else "wald"
     if method == "profile":
-        from .profile import profile_confint
+        from ..backends.laplace.profile import profile_confint
 
         return profile_confint(fit, level)
     if method not in ("wald", "posterior"):

@@ -67,6 +67,9 @@ def _posterior_summary(fit: Fit, var: str) -> pd.DataFrame:
 
 
 def _coef_table(fit: Fit, names, var: str, estimate, cov, index_name: str) -> pd.DataFrame:
+    """Estimates, SEs and Wald statistics of a mode-based fit, with glmer's z-test p-values
+    outside the Gaussian families (lmer reports t statistics without p-values: their
+    degrees of freedom are not defined); posterior summaries of a sampled fit."""
     if fit.estimates is not None:
         table = pd.DataFrame({"estimate": estimate}, index=pd.Index(names, name=index_name))
         if cov is not None:
@@ -74,6 +77,10 @@ def _coef_table(fit: Fit, names, var: str, estimate, cov, index_name: str) -> pd
             table["std_error"] = se
             with np.errstate(divide="ignore", invalid="ignore"):
                 table["statistic"] = estimate / se
+            if not fit.design.family.has_sigma and fit.backend == "laplace":
+                from scipy import stats
+
+                table["p_value"] = 2.0 * stats.norm.sf(np.abs(table["statistic"]))
         else:
             table["std_error"] = np.nan
         return table
