@@ -18,6 +18,7 @@ from .errors import (
 from .families import Family, get_family
 from .results import Fit, compare
 from .results.inference import anova
+from .results.persist import load
 from .spec import (
     LKJ,
     BlmeGamma,
@@ -48,6 +49,7 @@ __all__ = [
     "Fit",
     "compare",
     "anova",
+    "load",
     "Normal",
     "StudentT",
     "HalfNormal",

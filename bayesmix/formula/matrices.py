@@ -58,6 +58,8 @@ class ModelColumns:
         sorted distinct values), as fitted.
     what : str
         What the columns are ("fixed effects", ...), for messages.
+    ordered : tuple of str
+        The categorical columns that were ordered factors (polynomial contrasts).
     """
 
     values: np.ndarray
@@ -68,6 +70,7 @@ class ModelColumns:
     columns: tuple[str, ...] = ()
     levels: Mapping[str, tuple] | None = None
     what: str = "fixed effects"
+    ordered: tuple[str, ...] = ()
 
     def on(self, data: pd.DataFrame, context: Mapping[str, Any] | None = None) -> np.ndarray:
         """This encoding evaluated on other rows (levels and ``scale`` centres kept).
@@ -254,8 +257,10 @@ def model_columns(
         (str(s.term), tuple(index[c] for c in s.columns)) for s in mm.model_spec.structure
     )
     used = tuple(columns_used(rhs, data))
+    ordered = tuple(c for c in used if isinstance(data[c].dtype, pd.CategoricalDtype)
+                    and data[c].dtype.ordered)
     return ModelColumns(values, names, terms, mm.model_spec, rhs, used,
-                        _levels_of(data, used), what)
+                        _levels_of(data, used), what, ordered)
 
 
 def _as_our_error(exc: Exception, rhs: str, data: pd.DataFrame, what: str) -> Exception:

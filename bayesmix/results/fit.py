@@ -206,6 +206,13 @@ class Fit:
 
         return confint(self, method, level)
 
+    def save(self, path):
+        """Write the fit to one NetCDF file that :func:`bayesmix.load` reads back without the
+        data; see :mod:`bayesmix.results.persist` for what it stores."""
+        from .persist import save
+
+        return save(self, path)
+
     def posterior_predictive(self, seed: int | None = None):
         """Add the ``posterior_predictive`` group (y_rep per posterior draw) to ``idata``,
         for ``az.plot_ppc(fit.idata)``; see :func:`bayesmix.results.predictive.
