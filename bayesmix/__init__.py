@@ -19,6 +19,7 @@ from .families import Family, get_family
 from .results import Fit, compare
 from .results.inference import anova
 from .results.persist import load
+from .results.plots import plot_compare
 from .spec import (
     LKJ,
     BlmeGamma,
@@ -50,6 +51,7 @@ __all__ = [
     "compare",
     "anova",
     "load",
+    "plot_compare",
     "Normal",
     "StudentT",
     "HalfNormal",

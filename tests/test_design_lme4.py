@@ -15,7 +15,6 @@ must agree (to rounding: 1e-12 relative).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

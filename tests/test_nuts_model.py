@@ -106,8 +106,6 @@ def _log_jacobian_u_to_r(u, r, h=1e-5):
 
 def _reference_logp(spec, layout, values, model):
     """Independent log posterior (up to constants) in NumPy / SciPy."""
-    import pymc as pm
-
     design = spec.design
     chains_draws = {k: np.asarray(v)[None, None] for k, v in values.items()}
     post = posterior_draws(spec, layout, chains_draws)

@@ -8,6 +8,8 @@ BLUPs), so the two backends must agree to rounding; their standard errors of β 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,6 +108,18 @@ def test_predict_refuses_unseen_fixed_factor_levels_and_matches_labels():
         fit.predict(pd.DataFrame({"herd": ["1"]}))
 
 
+def test_predict_names_missing_values_and_wrong_types():
+    fit = bm.fit(FORMULA, bm.datasets.load("sleepstudy"), priors="flat")
+    with pytest.raises(bm.DataError, match="'Days' was numeric when fitting.*'five'"):
+        fit.predict(pd.DataFrame({"Days": ["five"], "Subject": ["308"]}))
+    with pytest.raises(bm.DataError, match="'Days' was numeric when fitting.*'1'"):
+        fit.predict(pd.DataFrame({"Days": ["1"], "Subject": ["308"]}))
+    with pytest.raises(bm.DataError, match="'Days' of the new data has missing values"):
+        fit.predict(pd.DataFrame({"Days": [None, 1.0], "Subject": ["308", "308"]}))
+    with pytest.raises(bm.DataError, match="'Subject' of term 'Subject' have missing"):
+        fit.predict(pd.DataFrame({"Days": [1.0], "Subject": [None]}))
+
+
 def test_summary_reports_fit_and_thresholds():
     wine = bm.datasets.load("wine")
     fit = bm.fit("rating ~ temp + contact + (1 | judge)", wine, "ordinal", backend="map",
@@ -138,3 +152,50 @@ def test_fit_design_and_spec_pickle_and_deepcopy(backend):
     assert list(spec.sources) == list(fit.spec.sources)
     with pytest.raises(TypeError):
         spec.priors["Days"] = bm.Normal(0, 1)  # still read-only
+
+
+def test_update_refits_the_same_model_on_new_data_or_with_a_change():
+    data = bm.datasets.load("sleepstudy")
+    fit = bm.fit(FORMULA, data, priors={"Days": bm.Normal(10, 2)}, seed=1, draws=500)
+    sub = data[data["Days"] < 8]
+    again = fit.update(sub)
+    # The same model: every prior kept (the defaults as scaled to the first data set).
+    direct = bm.fit(FORMULA, sub, priors=dict(fit.spec.priors), seed=1, draws=500)
+    np.testing.assert_array_equal(again.fixef()["estimate"], direct.fixef()["estimate"])
+    assert dict(again.spec.priors) == dict(fit.spec.priors)
+    assert again.options == direct.options
+    rescaled = fit.update(sub, priors="default")
+    assert rescaled.spec.priors["(Intercept)"] != fit.spec.priors["(Intercept)"]
+    flat = bm.fit(FORMULA, data, priors="flat")
+    ml = flat.update(data, reml=False)
+    assert ml.info.method == "ML" and ml.spec.all_flat
+    simpler = flat.update(data, formula="Reaction ~ Days + (1 | Subject)")
+    assert simpler.design.formula == "Reaction ~ Days + (1 | Subject)"
+    with pytest.raises(bm.BayesmixError, match="update needs data"):
+        flat.update()
+    zi = bm.fit("count ~ mined + (1 | site)", bm.datasets.load("Salamanders"), "poisson",
+                zi="~ mined", priors="flat")
+    part = zi.update(bm.datasets.load("Salamanders").iloc[:400])
+    assert part.design.zi_formula == "~ mined" and part.design.n == 400
+
+
+def test_compare_table_has_thresholds_zero_inflation_and_family_rows_and_plots():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    wine = bm.datasets.load("wine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = bm.fit("rating ~ temp + (1 | judge)", wine, "ordinal")
+        b = bm.fit("rating ~ temp + (1 | judge)", wine, "ordinal", backend="nuts",
+                   draws=200, tune=200, chains=2, seed=1, progressbar=False)
+    table = bm.compare({"clmm": a, "nuts": b})
+    assert "threshold[1|2]" in table.index and "sd((Intercept)|judge)" in table.index
+    assert np.isfinite(table.loc["sd((Intercept)|judge)", ("nuts", "std_error")])
+    fig = bm.plot_compare({"clmm": a, "nuts": b})
+    assert len(fig.axes) == 2 and len(fig.axes[0].get_yticklabels()) == len(table)
+    sal = bm.datasets.load("Salamanders")
+    zi = bm.fit("count ~ mined + (1 | site)", sal, "negbinomial", zi="~ mined",
+                priors="flat")
+    rows = bm.compare([zi]).index
+    assert {"beta_zi[minedno]", "phi"} <= set(rows)

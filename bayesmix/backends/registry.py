@@ -69,7 +69,7 @@ class Backend:
                 f"{type(options).__name__}; build it with make_options(backend, **keywords)"
             )
         check_priors(spec, self)
-        return self.run(spec, options)
+        return dataclasses.replace(self.run(spec, options), options=options)
 
 
 def backend_names() -> list[str]:

@@ -340,4 +340,5 @@ def build_design(
         X_zi=X_zi,
         zi_names=zi_names,
         zi_model=zi_model,
+        weights_column=weights if isinstance(weights, str) else None,
     )

@@ -67,6 +67,8 @@ class Design:
         Its model matrix: logit π = X_zi γ.
     zi_names : tuple of str
         R-style column names of X_zi.
+    weights_column : str or None
+        The data column the prior weights came from (None: none, or given as an array).
     """
 
     formula: str
@@ -94,6 +96,7 @@ class Design:
     X_zi: np.ndarray | None = None
     zi_names: tuple[str, ...] = ()
     zi_model: ModelColumns | None = None
+    weights_column: str | None = None
 
     # -- sizes -------------------------------------------------------------------------------
     @property

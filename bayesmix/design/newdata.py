@@ -81,6 +81,13 @@ def new_data(design: Design, data: pd.DataFrame, *, allow_new_levels: bool = Tru
                 f"new data lacks the grouping column(s) {', '.join(missing)} of term "
                 f"{t.label!r}"
             )
+        absent = data[list(t.factors)].isna().any(axis=1).to_numpy()
+        if absent.any():
+            raise DataError(
+                f"the grouping column(s) {', '.join(map(repr, t.factors))} of term "
+                f"{t.label!r} have missing values in the new data ({int(absent.sum())} rows, "
+                f"first row {data.index[int(np.argmax(absent))]!r}); give those rows a "
+                "level (a new one is predicted by new_levels=...) or drop them")
         c = codes_for(t.levels, data, t.factors)
         new = c < 0
         nc = np.full(len(c), -1, dtype=np.int32)

@@ -86,12 +86,31 @@ class ModelColumns:
                 f"new data lacks the column(s) {', '.join(map(repr, missing))} used by the "
                 f"{self.what} '{self.rhs}'"
             )
+        _check_values(data, self.columns, self.levels or {}, self.what)
         data = _with_fitted_levels(data, self.levels or {}, self.what)
         try:
             mm = self.spec.get_model_matrix(data, context=_context(context))
         except FormulaicError as exc:
             raise DataError(f"cannot rebuild model columns on new data: {_clean(exc)}") from None
         return np.asarray(mm, dtype=float)
+
+
+def _check_values(data: pd.DataFrame, columns, levels, what: str) -> None:
+    """Missing values, and text in a column that was numeric when fitting, are named."""
+    for c in columns:
+        col = data[c]
+        missing = col.isna().to_numpy()
+        if missing.any():
+            raise DataError(
+                f"column {c!r} of the new data has missing values ({int(missing.sum())} "
+                f"rows, first row {data.index[int(np.argmax(missing))]!r}); the {what} need "
+                "a value in every row — drop or fill those rows")
+        if c not in levels and _is_categorical(col):
+            bad = col[pd.to_numeric(col, errors="coerce").isna()]
+            example = bad.iloc[0] if len(bad) else col.iloc[0]
+            raise DataError(
+                f"column {c!r} was numeric when fitting but the new data has "
+                f"{col.dtype} values such as {example!r}; convert it to numbers")
 
 
 def _is_categorical(column: pd.Series) -> bool:

@@ -99,11 +99,14 @@ class Fit:
         report the mode or the posterior (``inference``); mode-based fits keep their
         estimates in the group ``mode``.
     info : FitInfo
+    options : backend options object or None
+        The options the backend ran with (what :meth:`update` reuses).
     """
 
     spec: ModelSpec
     idata: az.InferenceData
     info: FitInfo
+    options: Any = None
 
     @cached_property
     def estimates(self) -> Estimates | None:
@@ -205,6 +208,13 @@ class Fit:
         from .inference import confint
 
         return confint(self, method, level)
+
+    def update(self, data: pd.DataFrame | None = None, **changes) -> "Fit":
+        """Refit the same model (formula, family, priors set by name, backend and options)
+        on new data, with any of them changed; see :func:`bayesmix.results.update.update`."""
+        from .update import update
+
+        return update(self, data, **changes)
 
     def save(self, path):
         """Write the fit to one NetCDF file that :func:`bayesmix.load` reads back without the

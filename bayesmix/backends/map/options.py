@@ -78,6 +78,19 @@ class MapOptions(DrawOptions):
     cg_tol: float = 1e-6
     cg_max_iter: int = 1000
 
+    # The read-only covariance mapping pickles (and deep-copies) as a plain dict.
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if isinstance(state["covariance"], MappingProxyType):
+            state["covariance"] = dict(state["covariance"])
+        return state
+
+    def __setstate__(self, state):
+        for key, value in state.items():
+            if key == "covariance" and isinstance(value, dict):
+                value = MappingProxyType(value)
+            object.__setattr__(self, key, value)
+
     def __post_init__(self):
         from ...results import Fit
 
