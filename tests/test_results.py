@@ -199,3 +199,22 @@ def test_compare_table_has_thresholds_zero_inflation_and_family_rows_and_plots()
                 priors="flat")
     rows = bm.compare([zi]).index
     assert {"beta_zi[minedno]", "phi"} <= set(rows)
+
+
+@pytest.mark.parametrize("factorization", ["blocked", "cholmod"])
+def test_refits_on_the_same_pattern_reuse_the_symbolic_analysis(factorization):
+    """update() on data with the same grouping structure (here a new response) reuses the
+    symbolic analysis of ΛᵀZᵀWZΛ + I; the refit equals a fit from a fresh analysis."""
+    from bayesmix.linalg import factor as F
+
+    data = bm.datasets.load("sleepstudy")
+    F._SYMBOLIC.clear()
+    fit = bm.fit(FORMULA, data, priors="flat", factorization=factorization, draws=0)
+    assert len(F._SYMBOLIC) == 1
+    other = data.assign(Reaction=data["Reaction"].to_numpy()[::-1].copy())
+    reused = fit.update(other)
+    assert len(F._SYMBOLIC) == 1  # the same pattern: no new analysis
+    F._SYMBOLIC.clear()
+    fresh = bm.fit(FORMULA, other, priors="flat", factorization=factorization, draws=0)
+    assert reused.loglik == fresh.loglik
+    np.testing.assert_array_equal(reused.fixef()["estimate"], fresh.fixef()["estimate"])

@@ -54,6 +54,10 @@ class CholmodFactor:
     def q(self) -> int:
         return self.structure.q
 
+    def symbolic_copy(self):
+        """A copy of the CHOLMOD factor object as analysed (before any numeric update)."""
+        return self._factor.copy()
+
     def update(self, zl_data: np.ndarray, weights: np.ndarray | None = None) -> None:
         """Numeric factorization of ΛᵀZᵀWZΛ + I from the values of ZΛ (CSR data order)."""
         values = np.asarray(zl_data, dtype=float)

@@ -17,12 +17,14 @@ ordering helps (``python -m benchmarks.bench_cholesky``; numbers in ``docs/measu
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from typing import Protocol
 
 import numpy as np
 
 from .blocked import BlockedFactor, blocked_pattern
-from .cholmod import ORDERINGS, cholmod_factor
+from .cholmod import ORDERINGS, CholmodFactor, cholmod_factor
 from .structure import ZStructure
 
 __all__ = ["Factor", "analyze", "DENSE_MAX", "METHODS"]
@@ -91,6 +93,41 @@ def analyze(
         raise ValueError(f"unknown ordering {ordering!r}; use one of {', '.join(ORDERINGS)}")
     if not structure.blocks:
         raise ValueError("the design has no random terms to factor")
-    if method == "blocked" or (method == "auto" and structure.q_rest <= dense_max):
-        return BlockedFactor(blocked_pattern(structure))
-    return cholmod_factor(structure, ordering=ordering)
+    blocked = method == "blocked" or (method == "auto" and structure.q_rest <= dense_max)
+    key = _pattern_key(structure, "blocked" if blocked else ordering)
+    cached = _SYMBOLIC.get(key)
+    if cached is not None:
+        _SYMBOLIC.move_to_end(key)
+        if blocked:
+            return BlockedFactor(cached)
+        return CholmodFactor(structure, cached.copy(), ordering)
+    if blocked:
+        pattern = blocked_pattern(structure)
+        _remember(key, pattern)
+        return BlockedFactor(pattern)
+    factor = cholmod_factor(structure, ordering=ordering)
+    _remember(key, factor.symbolic_copy())
+    return factor
+
+
+# The symbolic analyses of the latest patterns: a refit on data with the same grouping
+# structure (Fit.update with a new response, a bootstrap, a simulation study) reuses its
+# ordering and elimination tree. Blocked patterns are read-only; CHOLMOD's symbolic factor
+# is copied out, as its numeric factorization is done in place.
+_SYMBOLIC: OrderedDict = OrderedDict()
+_SYMBOLIC_MAX = 4
+
+
+def _pattern_key(structure: ZStructure, kind: str) -> tuple:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.ascontiguousarray(structure.indptr).view(np.uint8))
+    digest.update(np.ascontiguousarray(structure.indices).view(np.uint8))
+    digest.update(repr((structure.n, structure.q, structure.width,
+                        structure.blocks)).encode())
+    return digest.hexdigest(), kind
+
+
+def _remember(key: tuple, value) -> None:
+    _SYMBOLIC[key] = value
+    while len(_SYMBOLIC) > _SYMBOLIC_MAX:
+        _SYMBOLIC.popitem(last=False)

@@ -5,7 +5,9 @@ weights column, the formula's ``context``, every prior (the defaults too, which 
 to the first data set: the same model; ``priors="default"`` rescales them to the new data),
 the backend and its options. The nuts backend builds the new model's graph; its compiled
 function comes from the on-disk cache when the data have the same shapes (and the random
-terms the same parameterization).
+terms the same parameterization). The laplace backend reuses the symbolic analysis of its
+sparse factor when the new data have the same grouping structure
+(:func:`bayesmix.linalg.analyze` keeps the latest ones).
 """
 
 from __future__ import annotations
