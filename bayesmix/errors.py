@@ -57,3 +57,7 @@ class ConvergenceWarning(BayesmixWarning):
 
 class SingularFitWarning(BayesmixWarning):
     """The covariance estimate lies on the boundary (a variance is 0 or a correlation is ±1)."""
+
+
+class ScaleWarning(BayesmixWarning):
+    """Predictors or the response on extreme scales (numerical precision at risk)."""

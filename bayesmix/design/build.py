@@ -13,7 +13,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, FamilyError, MissingValuesWarning, RankDeficiencyWarning
+from ..errors import (DataError, FamilyError, MissingValuesWarning, RankDeficiencyWarning,
+                      ScaleWarning)
 from ..families import Family, get_family
 from ..formula.matrices import ModelColumns, columns_used, evaluate, model_columns
 from ..formula.parser import ParsedFormula, parse_formula
@@ -41,7 +42,38 @@ def _frame(data) -> pd.DataFrame:
         )
     if len(frame) == 0:
         raise DataError("the data has no rows")
+    names = [str(c) for c in frame.columns]
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise DataError(
+            f"the data has several columns named {', '.join(map(repr, repeated))}; give "
+            "every column its own name (pandas keeps duplicates, the formula cannot tell "
+            "them apart)")
+    if any(not isinstance(c, str) for c in frame.columns):
+        # Formulas name columns by text: 0 is written `0`.
+        frame = frame.set_axis(names, axis=1)
     return frame
+
+
+def _check_mixed_types(data: pd.DataFrame, used: list[str]) -> None:
+    """An object column holding numbers and text is refused: it would become a factor
+    whose levels are the numbers (a stray string in a numeric column)."""
+    for c in used:
+        col = data[c]
+        if col.dtype != object:
+            continue
+        values = col.dropna()
+        numeric = values.map(lambda v: isinstance(v, (int, float, np.number))
+                             and not isinstance(v, bool))
+        if numeric.any() and not numeric.all():
+            first = values[~numeric].iloc[0]
+            row = values[~numeric].index[0]
+            row = row.item() if hasattr(row, "item") else row
+            raise DataError(
+                f"column {c!r} holds both numbers and text (e.g. {first!r} at row "
+                f"{row!r}); convert it with pd.to_numeric(..., "
+                "errors='coerce') for a numeric predictor, or with .astype(str) / "
+                "astype('category') for a factor")
 
 
 def _used_columns(parsed: ParsedFormula, data: pd.DataFrame, weights,
@@ -152,12 +184,20 @@ def _check_finite(values: np.ndarray, names, what: str) -> None:
 def _weights(weights, data: pd.DataFrame) -> np.ndarray | None:
     if weights is None:
         return None
+    source = weights if isinstance(weights, str) else "weights"
     if isinstance(weights, str):
         if weights not in data.columns:
             raise DataError(f"weights column {weights!r} is not in the data")
-        w = np.asarray(data[weights], dtype=float)
+        values = data[weights]
     else:
-        w = np.asarray(weights, dtype=float).reshape(-1)
+        values = np.asarray(weights).reshape(-1)
+    if not pd.api.types.is_numeric_dtype(np.asarray(values).dtype) or \
+            pd.api.types.is_bool_dtype(np.asarray(values).dtype):
+        raise DataError(
+            f"{source!r} must hold numbers (prior weights), not {np.asarray(values).dtype} "
+            "values; convert them with pd.to_numeric")
+    w = np.asarray(values, dtype=float)
+    if not isinstance(weights, str):
         if len(w) != len(data):
             raise DataError(
                 f"weights has {len(w)} entries but the data has {len(data)} rows used; pass a "
@@ -166,6 +206,37 @@ def _weights(weights, data: pd.DataFrame) -> np.ndarray | None:
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise DataError("weights must be finite and non-negative")
     return w
+
+
+# A ratio of column SDs beyond this (or a Gaussian response SD outside its inverse range)
+# puts the optimizers and samplers at the edge of floating point (lme4 checks scales too).
+_SCALE_RATIO = 1e5
+
+
+def _check_scales(X: np.ndarray, names, y: np.ndarray, family: Family) -> None:
+    sds = {}
+    for j, name in enumerate(names):
+        col = X[:, j]
+        sd = float(np.std(col))
+        if sd > 0 and not np.all((col == 0) | (col == 1)):
+            sds[name] = sd
+    message = None
+    if len(sds) > 1 and max(sds.values()) / min(sds.values()) > _SCALE_RATIO:
+        big, small = max(sds, key=sds.get), min(sds, key=sds.get)
+        message = (f"the fixed-effect columns are on very different scales ({big!r} SD "
+                   f"{sds[big]:.3g}, {small!r} SD {sds[small]:.3g})")
+    elif sds and not 1 / _SCALE_RATIO <= max(sds.values()) <= _SCALE_RATIO:
+        big = max(sds, key=sds.get)
+        message = f"the fixed-effect column {big!r} has SD {sds[big]:.3g}"
+    if message is None and family.name == "gaussian":
+        sd = float(np.std(y))
+        if sd > 0 and not 1 / _SCALE_RATIO <= sd <= _SCALE_RATIO:
+            message = f"the response has SD {sd:.3g}"
+    if message:
+        warnings.warn(
+            f"{message}: rescale (scale(x), or other units) so values are of order 1 — "
+            "optimizers and samplers lose precision, and short NUTS runs can fail, at "
+            "extreme scales", ScaleWarning, stacklevel=3)
 
 
 def _check_terms(terms, n: int, family: Family) -> None:
@@ -285,11 +356,24 @@ def build_design(
     parsed = parse_formula(formula)
     frame = _frame(data)
     used = _used_columns(parsed, frame, weights, zi_rhs)
+    _check_mixed_types(frame, used)
     frame, n_dropped = _drop_missing(frame, used, na_action)
 
     response = build_response(parsed, frame, fam, context)
+    if response.trials is not None and np.any(response.trials == 0):
+        empty = response.trials == 0
+        if empty.all():
+            raise DataError("every row has 0 trials (cbind(0, 0)): there is nothing to fit")
+        warnings.warn(
+            f"dropped {int(empty.sum()):,} of {len(empty):,} rows with 0 trials "
+            "(cbind(0, 0)): they carry no information (R's glm gives them weight 0)",
+            MissingValuesWarning, stacklevel=2)
+        frame = frame.loc[~empty]
+        n_dropped += int(empty.sum())
+        response = build_response(parsed, frame, fam, context)
     _check_finite(response.y, response.name, "response")
     fixed_model, X, x_names = _fixed_part(parsed, frame, fam, context)
+    _check_scales(X, x_names, response.y, fam)
     offset, offset_models = None, []
     for expr in parsed.offsets:
         values = np.asarray(evaluate(expr, frame, context, what="offset"), dtype=float)

@@ -64,6 +64,8 @@ def new_data(design: Design, data: pd.DataFrame, *, allow_new_levels: bool = Tru
 
     if not isinstance(data, pd.DataFrame) or len(data) == 0:
         raise DataError("new data must be a non-empty pandas DataFrame")
+    if any(not isinstance(c, str) for c in data.columns):
+        data = data.set_axis([str(c) for c in data.columns], axis=1)  # as build_design
     ctx = design.context
     full = design.fixed_model.on(data, ctx)
     names = design.fixed_model.names

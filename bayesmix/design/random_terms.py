@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..errors import FormulaError
 from ..formula.matrices import ModelColumns, formula_terms, model_columns
 from ..formula.parser import RandomTermSpec
 from .grouping import Grouping, grouping
@@ -75,6 +76,10 @@ def _blocks(
         what = f"random term ({spec.expr} {'||' if spec.independent else '|'} {spec.group})"
         if not spec.independent:
             model = model_columns(spec.expr, data, context, what=what)
+            if not model.names:
+                raise FormulaError(
+                    f"the {what} has no columns (no intercept, no variable); write "
+                    f"(1 | {spec.group}) for a random intercept, or drop the term")
             blocks.append(_Block(i, 0, group, (model,), False))
             continue
         pieces = ["1" if t == "1" else f"0 + {t}" for t in formula_terms(spec.expr, data)]

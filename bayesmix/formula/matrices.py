@@ -25,7 +25,7 @@ from ..errors import DataError, FormulaError
 
 __all__ = ["ModelColumns", "model_columns", "evaluate", "columns_used", "default_context"]
 
-_IDENT = re.compile(r"`([^`]+)`|([A-Za-z_.][A-Za-z0-9_.]*)")
+_IDENT = re.compile(r"`([^`]+)`|((?:[^\W\d]|\.)[\w.]*)")
 
 
 def default_context() -> dict[str, Any]:
@@ -86,6 +86,7 @@ class ModelColumns:
                 f"new data lacks the column(s) {', '.join(map(repr, missing))} used by the "
                 f"{self.what} '{self.rhs}'"
             )
+        data = _r_logicals(data, self.columns)
         _check_values(data, self.columns, self.levels or {}, self.what)
         data = _with_fitted_levels(data, self.levels or {}, self.what)
         try:
@@ -93,6 +94,35 @@ class ModelColumns:
         except FormulaicError as exc:
             raise DataError(f"cannot rebuild model columns on new data: {_clean(exc)}") from None
         return np.asarray(mm, dtype=float)
+
+
+def _r_logicals(data: pd.DataFrame, columns) -> pd.DataFrame:
+    """Logical columns as R's factors FALSE/TRUE (a column ``flagTRUE``, and both levels
+    without an intercept, as R's model.matrix)."""
+    logical = [c for c in columns if pd.api.types.is_bool_dtype(data[c].dtype)]
+    if not logical:
+        return data
+    return data.assign(**{c: pd.Categorical(np.where(data[c].to_numpy(), "TRUE", "FALSE"),
+                                            categories=["FALSE", "TRUE"]) for c in logical})
+
+
+_NUMERIC_NAME = re.compile(r"`([0-9][^`]*)`")
+
+
+def _quote_numeric_names(text: str, data: pd.DataFrame) -> str:
+    """```1``` → ``Q('1')``: formulaic reads a backticked number as the literal."""
+    return _NUMERIC_NAME.sub(
+        lambda m: f"Q({m.group(1)!r})" if m.group(1) in data.columns else m.group(0), text)
+
+
+_COMPARISON = re.compile(r"^I\(.*(?:[<>]=?|==|!=).*\)$")
+
+
+def _logical_name(name: str, values: np.ndarray) -> str:
+    """R's name of a logical expression's column: ``I(week > 2)TRUE``."""
+    if _COMPARISON.match(name) and np.all((values == 0) | (values == 1)):
+        return name + "TRUE"
+    return name
 
 
 def _check_values(data: pd.DataFrame, columns, levels, what: str) -> None:
@@ -235,6 +265,7 @@ def r_name(name: str) -> str:
     """A formulaic column name written as R would write it."""
     if name == "Intercept":
         return "(Intercept)"
+    name = re.sub(r"Q\('([^']*)'\)", r"\1", name)
     name = _POLY.sub(lambda m: m.group(1).strip("`") + m.group(2), name)
     name = _LEVEL.sub(lambda m: m.group(1), name)
     return name.replace(" ** ", "^").replace("**", "^")
@@ -259,7 +290,8 @@ def model_columns(
     what : str
         Used in error messages ("fixed effects", "random term (Days | Subject)").
     """
-    text = _poly_for_ordered(_r_powers(rhs), data)
+    data = _r_logicals(data, columns_used(rhs, data))
+    text = _quote_numeric_names(_poly_for_ordered(_r_powers(rhs), data), data)
     try:
         # Non-finite results (log of 0, ...) are reported by the design builder, which names
         # the column; NumPy's own RuntimeWarning would only add noise.
@@ -268,9 +300,16 @@ def model_columns(
     except FormulaicError as exc:
         raise _as_our_error(exc, rhs, data, what) from None
     except (TypeError, ValueError, NameError) as exc:
+        functions = _uncalled_functions(rhs, data, context)
+        if functions:
+            name = functions[0]
+            cols = ", ".join(map(str, list(data.columns)[:30]))
+            raise DataError(
+                f"{name!r} in the {what} '{rhs}' is a function, not a column: call it on a "
+                f"column ({name}(x)) or name a column; available columns: {cols}") from None
         raise DataError(f"cannot evaluate the {what} '{rhs}': {exc}") from None
     values = np.asarray(mm, dtype=float)
-    names = tuple(r_name(c) for c in mm.columns)
+    names = tuple(_logical_name(r_name(c), values[:, k]) for k, c in enumerate(mm.columns))
     index = {c: k for k, c in enumerate(mm.columns)}
     terms = tuple(
         (str(s.term), tuple(index[c] for c in s.columns)) for s in mm.model_spec.structure
@@ -280,6 +319,18 @@ def model_columns(
                     and data[c].dtype.ordered)
     return ModelColumns(values, names, terms, mm.model_spec, rhs, used,
                         _levels_of(data, used), what, ordered)
+
+
+def _uncalled_functions(rhs: str, data: pd.DataFrame, context) -> list[str]:
+    """Names of the formula's functions written without a call (``y ~ exp``)."""
+    ctx = _context(context)
+    out = []
+    for m in _IDENT.finditer(rhs):
+        name = m.group(2)
+        if (name and name not in data.columns and callable(ctx.get(name))
+                and not rhs[m.end():].lstrip().startswith("(")):
+            out.append(name)
+    return out
 
 
 def _as_our_error(exc: Exception, rhs: str, data: pd.DataFrame, what: str) -> Exception:
@@ -328,7 +379,8 @@ def formula_terms(rhs: str, data: pd.DataFrame) -> list[str]:
     """
     from formulaic import Formula
 
-    text = _poly_for_ordered(_r_powers(rhs), data)
+    data = _r_logicals(data, columns_used(rhs, data))
+    text = _quote_numeric_names(_poly_for_ordered(_r_powers(rhs), data), data)
     try:
         return [str(term) for term in Formula(text)]
     except FormulaicError as exc:

@@ -15,7 +15,8 @@ from ..errors import FormulaError
 
 __all__ = ["RandomTermSpec", "ParsedFormula", "parse_formula"]
 
-_NAME = re.compile(r"`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*")
+# Column names as R and Python write them, Unicode letters included (``受试者``, ``lot.é``).
+_NAME = re.compile(r"`[^`]+`|(?:[^\W\d]|\.)[\w.]*")
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,21 @@ def encode_rows(fit, newdata: pd.DataFrame | None, include_random, new_levels: s
         return Rows(design.X, design.offset, design.rows, design.X_zi, terms,
                     design.trials, design.weights)
     nd = new_data(design, newdata, allow_new_levels=new_levels != "error")
+    if new_levels == "population":
+        counts = [(design.terms[k].label, len(nd.new_levels[design.terms[k].label]),
+                   int(np.sum(nd.codes[design.terms[k].label] < 0))) for k in kept]
+        counts = [c for c in counts if c[1]]
+        if counts:
+            import warnings
+
+            from ..errors import BayesmixWarning
+
+            detail = "; ".join(f"{rows} rows of {levels} new levels of {label!r}"
+                               for label, levels, rows in counts)
+            warnings.warn(
+                f"{detail} are predicted at the population value (b = 0); "
+                "new_levels='sample' draws their effects from the fitted covariance, "
+                "'error' refuses them", BayesmixWarning, stacklevel=4)
     terms = []
     for k in kept:
         label = design.terms[k].label

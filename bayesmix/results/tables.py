@@ -57,7 +57,8 @@ def _posterior_summary(fit: Fit, var: str) -> pd.DataFrame:
         # The constant diagonal of a correlation matrix has no R-hat (0/0); those rows are
         # dropped by the caller.
         warnings.simplefilter("ignore", RuntimeWarning)
-        table = az.summary(fit.idata, var_names=[var], hdi_prob=HDI_PROB, kind="all")
+        table = az.summary(fit.idata, var_names=[var], hdi_prob=HDI_PROB, kind="all",
+                           round_to="none")
     table = table[list(_POSTERIOR_COLS)].rename(columns=_POSTERIOR_COLS)
     cap = _weighted_ess_cap(fit, var)
     if cap is not None:

@@ -30,6 +30,7 @@ from ...latent._row_pass import threshold_cross
 from ...latent.gaussian import beta_covariance, joint_factors
 from ...linalg import single_threaded_blas
 from ...spec import ModelSpec
+from ..estimability import check_estimable, separated, separation_message
 from .objective import GlmmObjective, LmmObjective, lmm_deviance
 from .optimize import fd_hessian, fd_hessian_from_gradient, minimize_bounded, minimize_newton
 from .options import LaplaceOptions
@@ -90,6 +91,20 @@ def _check_model(spec: ModelSpec, options: LaplaceOptions) -> None:
             f"the formula {design.formula!r} has no random-effects term such as (1 | group); "
             "the laplace backend fits mixed models"
         )
+    if spec.all_flat:
+        for t in design.terms:
+            if t.correlated and t.r > t.m:
+                raise DataError(
+                    f"term ({' + '.join(t.columns)} | {t.group}) has {t.r} columns but "
+                    f"{t.group!r} has {t.m} levels: its {t.r}×{t.r} covariance "
+                    f"({t.n_theta} parameters) cannot be estimated by maximum likelihood from "
+                    f"{t.m} levels; use || for independent effects, fewer columns, or priors "
+                    "(priors='default')")
+    if fam.has_sigma and design.n <= design.p:
+        raise DataError(
+            f"{design.n} rows for {design.p} fixed-effect columns: a linear mixed model needs "
+            "more rows than fixed effects (as lme4 requires); drop "
+            "predictors, or use backend='nuts' with proper priors on them")
 
 
 def _not_converged_message(stage: str, nfev: int, detail: str) -> str:
@@ -241,6 +256,8 @@ def _fit_glmm(spec: ModelSpec, options: LaplaceOptions):
         extra["evaluations_nagq0"] = opt0.nfev
         timings["optimize_nagq0"] = time.perf_counter() - start
     res = obj0.last
+    if res is None or not (np.isfinite(value) and np.all(np.isfinite(res.beta))):
+        raise DataError(separation_message(separated(spec, glm_start(field))))
     RZX0, RX0 = joint_factors(state, res)
     beta_cov = beta_covariance(RX0)
     obj = obj0
@@ -312,6 +329,10 @@ def _fit_glmm(spec: ModelSpec, options: LaplaceOptions):
     if note:
         converged = False
         messages.append(note)
+    infinite = separated(spec, obj.last.beta)
+    if infinite:
+        converged = False
+        messages.append(separation_message(infinite))
     return finish(spec, state, options, method=_method(options.nagq),
                   theta=theta.copy(), beta=res.beta.copy(), beta_cov=beta_cov, sigma=None,
                   u=res.u.copy(), RZX=RZX, objective=value, converged=converged,
@@ -414,6 +435,7 @@ def fit(spec: ModelSpec, options: LaplaceOptions):
                 "reml unset, or pass priors='flat' for lme4's estimates"
             )
         return fit_bayes(spec, options)
+    check_estimable(spec)
     with single_threaded_blas():
         if spec.design.family.has_sigma:
             return _fit_lmm(spec, options)

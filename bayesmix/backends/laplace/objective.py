@@ -20,6 +20,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ...errors import DataError
 from ...latent import FieldState, conditional_mode, set_theta, set_zero_inflation, solve_pls
 from ...latent.mode import Mode
 from ...latent.pls import PLSSolution
@@ -34,6 +35,21 @@ def lmm_deviance(sol: PLSSolution, n: int, p: int, reml: bool, ldW: float = 0.0,
     dof = (n - p if reml else n) + extra_dof
     value = sol.ldL2 - ldW + dof * (1.0 + np.log(2.0 * np.pi * sol.pwrss / dof))
     return float(value + sol.ldRX2) if reml else float(value)
+
+
+def factorization_breakdown(design) -> DataError:
+    """The error for a sparse factorization that met a zero pivot: in exact arithmetic
+    ΛᵀZᵀWZΛ + I is positive definite, so the cause is the scale of the columns."""
+    scales = {}
+    for t in design.terms:
+        for c, col in enumerate(t.columns):
+            scales[f"{col} ({t.label})"] = float(np.max(np.abs(t.X[:, c]))) if t.X.size else 0
+    worst = max(scales, key=scales.get) if scales else None
+    detail = f" (largest: {worst} up to {scales[worst]:.3g})" if worst else ""
+    return DataError(
+        "the sparse Cholesky factorization of ΛᵀZᵀWZΛ + I broke down (a zero pivot in "
+        f"floating point): the random-effect columns are on extreme scales{detail}; "
+        "rescale them (e.g. scale(x), or change units) so their values are of order 1")
 
 
 class _AnalyticObjective:
@@ -71,7 +87,10 @@ class LmmObjective(_AnalyticObjective):
         self.last: PLSSolution | None = None
 
     def __call__(self, theta: np.ndarray) -> float:
-        self.last = solve_pls(set_theta(self.state, theta), self.ridge)
+        try:
+            self.last = solve_pls(set_theta(self.state, theta), self.ridge)
+        except ZeroDivisionError:
+            raise factorization_breakdown(self.state.field.design) from None
         self.state.evaluations += 1
         f = self.state.field
         return lmm_deviance(self.last, f.n, f.p, self.reml, f.log_weights_sum,
@@ -166,7 +185,10 @@ class GlmmObjective(_AnalyticObjective):
             tail = tail[:len(tail) - self.n_zi]
         if self.nagq >= 1 or len(tail):
             state.family_params = tail.copy()
-        res = self._mode()
+        try:
+            res = self._mode()
+        except ZeroDivisionError:
+            raise factorization_breakdown(state.field.design) from None
         if not res.converged:
             # A bad warm start (after a far jump of the optimizer): restart from u = 0.
             state.u = np.zeros_like(state.u)

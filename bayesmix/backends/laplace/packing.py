@@ -132,7 +132,7 @@ def finish(spec, state, options, *, method, theta, beta, beta_cov, sigma, u, RZX
         warnings.warn(singular, SingularFitWarning, stacklevel=4)
     if not converged:
         for m in messages:
-            if m.startswith("the optimizer did not converge") or m.startswith("PIRLS"):
+            if m.startswith(("the optimizer did not converge", "PIRLS", "infinite estimates")):
                 warnings.warn(m, ConvergenceWarning, stacklevel=4)
     posterior = _draws(spec, state, estimates, u, RZX,
                        beta_cov if gamma_cov is None else gamma_cov, scale, options,

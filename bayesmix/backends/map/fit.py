@@ -20,6 +20,7 @@ from ...latent.rows.system import Hessian, Problem, RowsSystem, make_chunks, new
 from ...results import Estimates, Fit, FitInfo
 from ...results.storage import default_draws
 from ...spec import ModelSpec
+from ..estimability import check_estimable, separated, separation_message
 from . import packing
 from .covariance import resolve_covariance
 from .options import MapOptions
@@ -31,9 +32,6 @@ _DRAWS_ITERATIVE = 8
 # Below this many rows a fit runs on one thread: waking a thread team for every kernel costs
 # more than the work it shares.
 _PARALLEL_ROWS = 100_000
-# |β_k| · max|x_k| beyond this on the logit scale means fitted probabilities within e^-30 of
-# 0 or 1: separation, not an estimate.
-_LOGIT_EXTREME = 30.0
 
 
 def _check_family(family) -> None:
@@ -156,6 +154,7 @@ def fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
 def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
     design = spec.design
     _check_family(design.family)
+    check_estimable(spec)
     clock = _Clock()
     cov = resolve_covariance(design, options.covariance, options.sigma,
                              {**spec.constants(), **(options.family_params or {})} or None,
@@ -287,31 +286,13 @@ def _approximation(problem, cov, options) -> str:
         sigma_name="".join(f", {name.replace('the ', '')}" for name in fixed), how=how)
 
 
-def _separated(spec, est) -> list[str]:
-    """Flat-prior fixed effects whose estimate moves the logit by more than _LOGIT_EXTREME
-    over the column's range: the data separate the outcome, the MAP does not exist and
-    Newton has followed the objective to its asymptote."""
-    design = spec.design
-    if design.family.name not in ("bernoulli", "binomial", "ordinal") or design.p == 0:
-        return []
-    span = np.max(np.abs(design.X), axis=0)
-    return [name for name, b, s, prior in zip(design.x_names, est.beta, span,
-                                                spec.beta_priors())
-            if prior.is_flat and abs(b) * s > _LOGIT_EXTREME]
-
-
 def _messages(spec, info, options, singular, est) -> tuple[str, ...]:
     """What the user should read, each also warned where it is a problem."""
     design = spec.design
     messages = []
-    separated = _separated(spec, est)
-    if separated:
-        messages.append(
-            f"extreme estimates for {', '.join(separated)} (more than {_LOGIT_EXTREME:g} on "
-            "the logit scale across the data): the outcome is (quasi-)separated by these "
-            "columns, so their MAP does not exist under a flat prior; give them a Normal "
-            f"prior, e.g. priors={{{separated[0]!r}: Normal(0, 2.5)}}"
-        )
+    separated_ = separated(spec, est.beta)
+    if separated_:
+        messages.append(separation_message(separated_))
         warnings.warn(messages[-1], ConvergenceWarning, stacklevel=5)
     if not info.converged:
         messages.append(
