@@ -12,6 +12,7 @@ import pandas as pd
 from .backends import get_backend, make_options
 from .design import build_design
 from .families import Family
+from .progress import reporting, stage
 from .results import Fit
 from .spec import Prior, model_spec
 
@@ -30,6 +31,7 @@ def fit(
     weights: str | np.ndarray | None = None,
     na_action: str = "drop",
     context: Mapping[str, Any] | None = None,
+    progress: bool = True,
     **options: Any,
 ) -> Fit:
     """Fit a multilevel model given by an lme4-style formula.
@@ -55,6 +57,10 @@ def fit(
         default.
     link, zi, weights, na_action, context
         See :func:`bayesmix.build_design`.
+    progress : bool
+        Report stages that run longer than 2 s (design, compile, sample, optimize,
+        integrate, draws) as lines on standard error (:mod:`bayesmix.progress`); False
+        silences them.
     **options
         Backend options, validated by the backend's options object (an unknown keyword is an
         error listing the valid ones).
@@ -65,14 +71,16 @@ def fit(
     """
     be = get_backend(backend)
     opts = make_options(be, **options)
-    start = time.perf_counter()
-    design = build_design(
-        formula, data, family, link=link, zi=zi, weights=weights, na_action=na_action,
-        context=context,
-    )
-    spec = model_spec(design, priors, base=be.default_priors_for(design))
-    built = time.perf_counter() - start
-    result = be.fit(spec, opts)
+    with reporting(be.name, progress):
+        start = time.perf_counter()
+        with stage("design"):
+            design = build_design(
+                formula, data, family, link=link, zi=zi, weights=weights,
+                na_action=na_action, context=context,
+            )
+            spec = model_spec(design, priors, base=be.default_priors_for(design))
+        built = time.perf_counter() - start
+        result = be.fit(spec, opts)
     timings = {"design": built, **result.info.timings}
     return dataclasses.replace(
         result, info=dataclasses.replace(result.info, timings=timings)

@@ -23,6 +23,7 @@ import numpy as np
 from ...errors import ConvergenceWarning, OptionsError, PriorError
 from ...latent import latent_field, new_state
 from ...linalg import single_threaded_blas
+from ...progress import stages
 from ...results import FitInfo
 from ...results.adapter import pack
 from ...results.storage import default_draws
@@ -209,6 +210,8 @@ def fit_bayes(spec, options: LaplaceOptions):
         )
     timings = {}
     clock = time.perf_counter()
+    steps = stages()
+    steps.next("posterior mode of the covariance parameters")
     with single_threaded_blas():
         field = latent_field(spec.design, options.factorization)
         state = new_state(field)
@@ -220,6 +223,7 @@ def fit_bayes(spec, options: LaplaceOptions):
                                                                     options.max_evals)
         timings["mode"] = time.perf_counter() - clock
         clock = time.perf_counter()
+        steps.next("integrate over them")
         chains = options.chains or 4
         draws = default_draws(options.draws, chains, field.q, field.p) \
             if options.draws != 0 else 0
@@ -249,6 +253,7 @@ def fit_bayes(spec, options: LaplaceOptions):
                 points.diagnostics["nuts_seconds_predicted"] = predicted
         timings["integrate"] = time.perf_counter() - clock
         clock = time.perf_counter()
+        steps.next("draws")
         which, within = pool.resample(points.log_weights, chains * draws)
         posterior = posterior_draws(spec, pool, which, within, chains, draws)
     more, trusted = _integration_messages(points)
@@ -267,6 +272,7 @@ def fit_bayes(spec, options: LaplaceOptions):
             chains, draws),
     }
     timings["draws"] = time.perf_counter() - clock
+    steps.close()
     diagnostics = {**points.diagnostics, "ess_points": points.ess,
                    "pirls_failures": marginal.pirls_failures,
                    "mode_phi": dict(zip(hyper.names, phi_hat.tolist())),

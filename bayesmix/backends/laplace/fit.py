@@ -29,6 +29,7 @@ from ...latent import latent_field, new_state
 from ...latent._row_pass import threshold_cross
 from ...latent.gaussian import beta_covariance, joint_factors
 from ...linalg import single_threaded_blas
+from ...progress import stage
 from ...spec import ModelSpec
 from ..estimability import check_estimable, separated, separation_message
 from .objective import GlmmObjective, LmmObjective, lmm_deviance
@@ -436,7 +437,7 @@ def fit(spec: ModelSpec, options: LaplaceOptions):
             )
         return fit_bayes(spec, options)
     check_estimable(spec)
-    with single_threaded_blas():
+    with single_threaded_blas(), stage("maximum likelihood (optimize, then draws)"):
         if spec.design.family.has_sigma:
             return _fit_lmm(spec, options)
         if spec.design.family.name == "ordinal":

@@ -17,6 +17,7 @@ from ...latent import newton
 from ...latent.rows.gaussian import draw, uncertainty
 from ...latent.rows.layout import make_layout
 from ...latent.rows.system import Hessian, Problem, RowsSystem, make_chunks, new_state
+from ...progress import stages
 from ...results import Estimates, Fit, FitInfo
 from ...results.storage import default_draws
 from ...spec import ModelSpec
@@ -247,16 +248,24 @@ def _fit_map(spec: ModelSpec, options: MapOptions) -> Fit:
 
 
 class _Clock:
-    """Seconds per stage, for FitInfo.timings."""
+    """Seconds per stage, for FitInfo.timings, each stage reported by the progress lines."""
+
+    _NEXT = {"layout": "optimize", "optimize": "uncertainty", "uncertainty": "draws"}
 
     def __init__(self):
         self.laps: dict[str, float] = {}
         self._last = time.perf_counter()
+        self._stages = stages()
+        self._stages.next("layout")
 
     def lap(self, name: str) -> None:
         now = time.perf_counter()
         self.laps[name] = now - self._last
         self._last = now
+        if name in self._NEXT:
+            self._stages.next(self._NEXT[name])
+        else:
+            self._stages.close()
 
 
 def _modes(design, layout, st, cov) -> list[np.ndarray]:

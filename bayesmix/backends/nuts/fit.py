@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from ...errors import ConvergenceWarning
+from ...progress import stage
 from ...results import FitInfo, naming
 from ...results.adapter import pack
 from ...results.fit import Fit
@@ -73,11 +74,14 @@ def fit_nuts(spec: ModelSpec, options: NutsOptions) -> Fit:
         work = design.n * (len(design.x_names) + sum(t.r for t in design.terms) + 2)
         return model, layout, built, compile_model(model, layout.initial, options, work)
 
-    model, layout, built, compiled = cached(spec, key, build_and_compile)
+    with stage("build and compile the model"):
+        model, layout, built, compiled = cached(spec, key, build_and_compile)
     timings["build"], timings["compile"] = built, compiled.seconds
     n_params = sum(int(np.prod(v.type.shape)) for v in model.value_vars)
     low_rank = use_low_rank(options, any(t.centred for t in layout.terms), n_params)
-    out = sample(compiled, options, low_rank)
+    with stage("sample", f"{options.chains} chains × ({options.tune} tuning + "
+                         f"{options.draws} draws)"):
+        out = sample(compiled, options, low_rank)
     timings["sample"] = out.seconds
 
     start = time.perf_counter()
