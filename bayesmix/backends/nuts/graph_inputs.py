@@ -6,8 +6,8 @@ about 15 s for a logistic GLMM, whatever its size. As shared variables with stat
 data enter the compiled function as arguments: the function's on-disk cache then serves every
 later fit of a model with the same structure, shapes and priors, and the rewrites still see
 the shapes. Everything computed from the data goes this way (centred columns, their means,
-codes, weights). The priors' parameters stay constants: with the default priors, which are
-scaled to the data, a new data set of the same shapes compiles its graph once more.
+codes, weights), and so do the priors' parameters (the data-scaled defaults included): a
+model of the same structure and shapes compiles once, whatever its data and priors.
 """
 
 from __future__ import annotations
@@ -21,5 +21,7 @@ def data_var(value: np.ndarray, name: str, dtype=np.float64):
     """``value`` as a C-contiguous shared variable named ``name`` with a static shape."""
     import pytensor
 
-    arr = np.ascontiguousarray(value, dtype=dtype)
+    # (np.ascontiguousarray would turn a scalar into a 1-vector.)
+    arr = np.ascontiguousarray(value, dtype=dtype) if np.ndim(value) else np.asarray(
+        value, dtype=dtype)
     return pytensor.shared(arr, name=name, shape=arr.shape, borrow=True)

@@ -139,6 +139,26 @@ def _coords(design: Design, slope_names: list[str]) -> dict:
     return coords
 
 
+def _prior_inputs(name: str, params: dict) -> dict:
+    """A prior's parameters as named inputs of the graph (like the data): a model of the
+    same structure compiles once, whatever its priors' values (the data-scaled defaults
+    included)."""
+    return {k: data_var(np.asarray(v, dtype=float), f"prior_{name}_{k}")
+            for k, v in params.items()}
+
+
+def _scalar_rv(name: str, prior):
+    """The free variable of one scalar parameter (σ, φ, ν) with its prior; a Constant is
+    the constant itself."""
+    import pymc as pm
+
+    from ...spec.priors import Constant
+
+    if isinstance(prior, Constant) or prior.is_flat:
+        return prior.to_pymc(name)
+    return getattr(pm, type(prior).__name__)(name, **_prior_inputs(name, prior.params))
+
+
 def _vector_rv(name: str, priors, dims, *, positive: bool):
     """One free vector RV whose elements carry their own priors."""
     import pymc as pm
@@ -148,7 +168,8 @@ def _vector_rv(name: str, priors, dims, *, positive: bool):
         if kind == "Flat":
             return pm.Flat(name, shape=len(priors), dims=dims)
         params = {k: np.array([getattr(p, k) for p in priors]) for k in priors[0].params}
-        return getattr(pm, kind)(name, **params, shape=len(priors), dims=dims)
+        return getattr(pm, kind)(name, **_prior_inputs(name, params), shape=len(priors),
+                                 dims=dims)
     return pm.CustomDist(
         name, dist=lambda size: pymc_vector_dist(priors), signature="->(n)",
         shape=len(priors), dims=dims,
@@ -192,7 +213,8 @@ def _term_effects(spec: ModelSpec, t, centred: bool, pm, pt):
     if t.correlated:
         corr_name = f"cpc_{label}"
         u = pm.Flat(corr_name, shape=n_cpc(t.r))
-        L, log_p = lkj_cpc_logp(u, t.r, float(spec.cor_prior(label).eta))
+        eta = data_var(np.asarray(float(spec.cor_prior(label).eta)), f"prior_cor_{label}_eta")
+        L, log_p = lkj_cpc_logp(u, t.r, eta)
         pm.Potential(f"lkj_{label}", log_p)
         layout = TermLayout(label, True, centred, name, corr_name, sd_name)
         if centred:
@@ -234,8 +256,9 @@ def _fixed_part(beta_priors, icpt, slope_index, X_slopes, xbar, initial: dict, p
     if not prior0.is_flat:
         beta0 = (alpha - (data_var(xbar, "data_xbar") * beta).sum() if len(slope_index)
                  else alpha)
-        pm.Potential("intercept_prior",
-                     pm.logp(pymc_vector_dist([prior0]), pt.atleast_1d(beta0)).sum())
+        dist = getattr(pm, type(prior0).__name__).dist(
+            **_prior_inputs(INTERCEPT, prior0.params))
+        pm.Potential("intercept_prior", pm.logp(dist, beta0))
     return eta + alpha
 
 
@@ -293,13 +316,14 @@ def build_model(spec: ModelSpec, *, prior_only: bool = False,
         if design.offset is not None:
             eta = eta + data_var(design.offset, "data_offset")
         cutpoints = None
-        params = {name: spec.family_prior(name).to_pymc(name)
+        params = {name: _scalar_rv(name, spec.family_prior(name))
                   for name in design.family.parameters}
         sigma = params.get(SIGMA) if design.family.has_sigma else None
         if design.family.name == "ordinal":
             prior = spec.cutpoints_prior
             cutpoints = getattr(pm, type(prior).__name__)(
-                CUTPOINTS, **prior.params, shape=len(design.response_levels) - 1,
+                CUTPOINTS, **_prior_inputs(CUTPOINTS, prior.params),
+                shape=len(design.response_levels) - 1,
                 dims=naming.CUTPOINT,
                 transform=pm.distributions.transforms.ordered,
             )
