@@ -208,3 +208,16 @@ def test_simulate_like_lme4(sleep):
     assert fit.simulate(2, seed=1, newdata=new).shape == (2, 2)
     with pytest.raises(bm.BayesmixError, match="random must be one of"):
         fit.simulate(random="yes")
+
+
+def test_new_binomial_observations_use_the_new_rows_trials():
+    cbpp = bm.datasets.load("cbpp")
+    fit = bm.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
+                 "binomial", priors="flat")
+    new = cbpp.head(3).assign(size=[100, 100, 100], incidence=[0, 0, 0])
+    y = fit.predict(new, kind="prediction", draws=True, seed=1)
+    assert float(y.max()) > 7  # out of 100 trials, not of 1 (or of the fitted sizes)
+    with pytest.raises(bm.BayesmixError, match="need their number of trials"):
+        fit.predict(new.drop(columns=["size", "incidence"]), kind="prediction")
+    probs = fit.predict(new.drop(columns=["size", "incidence"]))
+    assert np.all((probs > 0) & (probs < 1))

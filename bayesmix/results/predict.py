@@ -19,7 +19,7 @@ from scipy import special
 from ..errors import BayesmixError
 from ..families.sampling import ordinal_probabilities, sample_response
 from . import naming
-from .rows import ParameterDraws, encode_rows
+from .rows import ParameterDraws, encode_rows, require_trials
 
 if TYPE_CHECKING:
     from .fit import Fit
@@ -107,6 +107,8 @@ def predict(
         raise BayesmixError(f"interval must be a probability such as 0.9, not {interval!r}")
     design = fit.design
     rows = encode_rows(fit, newdata, include_random, new_levels)
+    if kind == "prediction":
+        require_trials(fit, rows)
     rng = np.random.default_rng(seed)
     sampled_levels = any(t[4] for t in rows.terms)
     needs_draws = (draws or interval is not None or kind == "prediction" or sampled_levels

@@ -21,7 +21,7 @@ import pandas as pd
 from ..errors import BayesmixError
 from ..families.sampling import sample_response
 from . import naming
-from .rows import ParameterDraws, encode_rows
+from .rows import ParameterDraws, encode_rows, require_trials
 
 if TYPE_CHECKING:
     from .fit import Fit
@@ -82,6 +82,7 @@ def simulate(fit: Fit, n: int = 1, seed: int | None = None,
         raise BayesmixError(f"n must be a positive integer, not {n!r}")
     rng = np.random.default_rng(seed)
     rows = encode_rows(fit, newdata, random != "none", "sample")
+    require_trials(fit, rows)
     if fit.estimates is not None:
         pd_ = ParameterDraws.from_estimates(fit)
         picks = np.zeros(n, dtype=np.int64)

@@ -21,7 +21,7 @@ from ..design import new_data
 from ..errors import BayesmixError, DataError
 from . import naming
 
-__all__ = ["Rows", "encode_rows", "ParameterDraws", "NEW_LEVELS"]
+__all__ = ["Rows", "encode_rows", "require_trials", "ParameterDraws", "NEW_LEVELS"]
 
 NEW_LEVELS = ("population", "sample", "error")
 
@@ -116,6 +116,16 @@ def encode_rows(fit, newdata: pd.DataFrame | None, include_random, new_levels: s
     if design.family.name == "binomial" and design.trials is not None:
         trials = _new_trials(design, newdata)
     return Rows(nd.X, nd.offset, nd.rows, nd.X_zi, tuple(terms), trials, None)
+
+
+def require_trials(fit, rows: Rows) -> None:
+    """New binomial observations need their trials (the columns of ``cbind(s, f)``)."""
+    design = fit.design
+    if design.family.name == "binomial" and design.trials is not None and rows.trials is None:
+        raise BayesmixError(
+            f"new binomial observations need their number of trials: the new data must hold "
+            f"the columns of the response {design.parsed.response!r}; kind='response' "
+            "predicts the probability without them")
 
 
 def _new_trials(design, data: pd.DataFrame) -> np.ndarray | None:
