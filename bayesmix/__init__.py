@@ -37,6 +37,7 @@ from .spec import (
     ModelSpec,
     Normal,
     StudentT,
+    model_code,
     model_spec,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "fit",
     "build_design",
     "model_spec",
+    "model_code",
     "ModelSpec",
     "Fit",
     "compare",

@@ -50,6 +50,9 @@ def report(fit: Fit) -> str:
         lines += ["", f"Zero-inflation (logit π, {d.zi_formula}):", _fmt(fit.zi_fixef())]
     if d.family.name == "ordinal":
         lines += ["", "Thresholds:", _fmt(fit.thresholds())]
+    from ..spec.notation import model_code
+
+    lines += ["", model_code(fit.spec)]
     if info.messages:
         lines += ["", "Messages:"] + [f"- {m}" for m in info.messages]
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from .blme import BlmeGamma, BlmeNormal, BlmePriors, BlmeT, BlmeWishart
 from .defaults import default_priors, response_scale
 from .modelspec import ROLES, ModelSpec, model_spec, parameter_names
+from .notation import model_code
 from .priors import (
     LKJ,
     Constant,
@@ -21,6 +22,7 @@ __all__ = [
     "ModelSpec",
     "model_spec",
     "parameter_names",
+    "model_code",
     "default_priors",
     "response_scale",
     "ROLES",
