@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
-from . import naming
 from .compare import _named, compare
+from .inference import _variance_draws
 
 if TYPE_CHECKING:
     from .fit import Fit
@@ -24,14 +24,9 @@ __all__ = ["plot_compare"]
 
 
 def _scalar_draws(fit: Fit):
-    """(label, draws) of the SDs and the family's parameters."""
-    post = fit.idata.posterior
-    for t in fit.design.terms:
-        sd = post[naming.sd_var(t.label)].values.reshape(-1, t.r)
-        for c, col in enumerate(t.columns):
-            yield f"sd({col}|{t.label})", sd[:, c]
-    for name in fit.design.family.parameters:
-        yield name, post[name].values.ravel()
+    """(label, draws) of the SDs and the family's parameters (not the correlations)."""
+    return [(label, draws) for label, draws in _variance_draws(fit)
+            if not label.startswith("cor(")]
 
 
 def plot_compare(fits: Mapping[str, Fit] | list[Fit], *, figsize=None):

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import special
 
 from ..errors import BayesmixError
-from ..families.sampling import ordinal_probabilities, sample_response
+from ..families.sampling import ordinal_probabilities
 from . import naming
 from .rows import ParameterDraws, encode_rows, require_trials
 
@@ -42,17 +42,14 @@ def _mean(fit, eta, draw: dict, zeta):
 
 
 def _value(fit, rows, pd_, s, kind, rng):
+    if kind == "prediction":
+        from .predictive import draw_response
+
+        return draw_response(fit, rows, pd_, s, rng)
     eta = pd_.eta(rows, s, rng)
     if kind == "link":
         return eta
-    draw = pd_.take(s)
-    zeta = pd_.zeta(rows, s)
-    if kind == "response":
-        return _mean(fit, eta, draw, zeta)
-    y = sample_response(fit.design.family, eta, rng, params=draw["params"],
-                        trials=rows.trials, weights=rows.weights, zeta=zeta,
-                        cutpoints=draw["cutpoints"])
-    return y
+    return _mean(fit, eta, pd_.take(s), pd_.zeta(rows, s))
 
 
 def predict(

@@ -26,12 +26,14 @@ from .rows import ParameterDraws, encode_rows, require_trials
 if TYPE_CHECKING:
     from .fit import Fit
 
-__all__ = ["posterior_predictive", "simulate"]
+__all__ = ["posterior_predictive", "simulate", "draw_response"]
 
 _RANDOM = ("sample", "fitted", "none")
 
 
-def _draw_y(fit, rows, pd_, s, rng, fresh: bool) -> np.ndarray:
+def draw_response(fit, rows, pd_, s, rng, fresh: bool = False) -> np.ndarray:
+    """A new response vector on ``rows`` given parameter draw s (``fresh``: new random
+    effects for every level)."""
     eta = pd_.eta(rows, s, rng, fresh=fresh)
     draw = pd_.take(s)
     return sample_response(fit.design.family, eta, rng, params=draw["params"],
@@ -45,7 +47,7 @@ def posterior_predictive(fit: Fit, seed: int | None = None):
     rng = np.random.default_rng(seed)
     pd_ = ParameterDraws.from_posterior(fit)
     rows = encode_rows(fit, None, True, "population")
-    y = np.stack([_draw_y(fit, rows, pd_, s, rng, False) for s in range(pd_.S)])
+    y = np.stack([draw_response(fit, rows, pd_, s, rng, False) for s in range(pd_.S)])
     y = y.reshape(pd_.chains, pd_.S // pd_.chains, rows.n)
     import xarray as xr
 
@@ -89,6 +91,6 @@ def simulate(fit: Fit, n: int = 1, seed: int | None = None,
     else:
         pd_ = ParameterDraws.from_posterior(fit)
         picks = rng.integers(0, pd_.S, n)
-    sims = [_draw_y(fit, rows, pd_, int(s), rng, random == "sample") for s in picks]
+    sims = [draw_response(fit, rows, pd_, int(s), rng, random == "sample") for s in picks]
     return pd.DataFrame(np.column_stack(sims), index=rows.index,
                         columns=[f"sim_{k + 1}" for k in range(n)])
